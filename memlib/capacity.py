@@ -1,0 +1,249 @@
+"""Capacity: how many bits a GPT stores per parameter (Morris et al. 2025, REFERENCE.md §1).
+
+Models of several sizes are trained to saturation on uniform random token sequences of
+several dataset sizes N. A model's capacity is the plateau (maximum over N) of its total
+memorized bits; the slope alpha of capacity against parameter count is bits per parameter.
+Dataset sizes are placed relative to each model's predicted capacity (alpha_prior * params),
+so every model sees N from well below to well above where it runs out of room.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from memlib.bits import capacity_monitor
+from memlib.config import Experiment, check, check_number
+from memlib.data import RandomTokens
+from memlib.engine import PRECISIONS, Run, TrainConfig, sweep
+from memlib.models import GPTConfig, n_params
+
+# Table 1 of Morris et al. 2025 (capacity in bits, fp32 / bf16) and their mean bits/param:
+# targets to compare with, never results.
+PAPER_TABLE1 = {  # (layers, d_model): (params, fp32 bits, bf16 bits)
+    (1, 32): (80.4e3, 339e3, 316e3), (1, 64): (185e3, 727e3, 693e3), (1, 128): (469e3, 1.71e6, 1.69e6),
+    (1, 256): (1.33e6, 4.15e6, 3.83e6), (2, 32): (93.1e3, 387e3, 331e3), (2, 64): (235e3, 960e3, 927e3),
+    (2, 128): (667e3, 2.66e6, 2.60e6), (2, 256): (2.12e6, 8.49e6, 7.76e6), (4, 32): (118e3, 465e3, 399e3),
+    (4, 64): (335e3, 1.34e6, 1.14e6), (4, 128): (1.06e6, 4.02e6, 3.75e6), (4, 256): (3.70e6, 13.6e6, 13.0e6),
+    (8, 32): (169e3, 512e3, 485e3), (8, 64): (535e3, 2.05e6, 1.71e6), (8, 128): (1.86e6, 7.23e6, 6.49e6),
+    (8, 256): (6.86e6, 27.1e6, 25.1e6)}
+PAPER_BITS_PER_PARAM = {"fp32": 3.83, "bf16": 3.51, "headline": 3.6}
+
+
+@dataclass(frozen=True)
+class CapacityConfig(Experiment):
+    SCALES = {
+        "smoke": dict(vocab_size=16, seq_len=8, sizes=((1, 4), (1, 8)), fracs=(0.5, 2.0), seeds=(0,),
+                      bf16_fracs=(2.0,), sweep_size=(1, 4), sweep_fracs=(2.0,),
+                      precisions=("fp32",), max_steps=300, eval_every=25, patience=2, tol=0.02,
+                      vocab_sweep=(8, 32), check_longer=False, paper_point=False),
+        "laptop": dict(),
+        "paper": dict(vocab_size=2048, seq_len=64, sizes=tuple((l, d) for l in (1, 2, 4, 8) for d in (32, 64, 128, 256)),
+                      fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), seeds=(0, 1, 2, 3, 4), batch_size=2048, lr=1e-3,
+                      max_steps=1_000_000, eval_every=1000, patience=5, tol=0.005,
+                      bf16_fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), bf16_seeds=(0, 1, 2, 3, 4),
+                      vocab_sweep=(), check_longer=False, paper_point=True),
+    }
+    vocab_size: int = 64  # V of the main grid
+    seq_len: int = 16  # S of the main grid: a sequence holds S*log2(V) bits
+    sizes: tuple = ((1, 8), (1, 12), (1, 16), (2, 16), (1, 24), (1, 32))  # (n_layer, d_model): 1.5K-15K params
+    fracs: tuple = (0.125, 0.25, 0.5, 1.0, 1.5, 2.5)  # dataset bits / (alpha_prior * params), fp32 grid
+    bf16_fracs: tuple = (1.0, 2.5)  # the bf16 grid needs only the plateau, where capacity is read
+    bf16_seeds: tuple = (0,)
+    alpha_prior: float = 2.5  # bits/param used only to place dataset sizes around capacity
+    seeds: tuple = (0, 1)  # model and data seeds
+    precisions: tuple = ("fp32", "bf16")
+    tied: bool = True  # tied input/output embeddings (GPT-2, the paper)
+    lr: float = 3e-3
+    batch_size: int = 64
+    max_steps: int = 20000
+    eval_every: int = 100
+    patience: int = 4
+    tol: float = 0.01
+    decay_frac: float = 0.25
+    vocab_sweep: tuple = (16, 64, 256)  # V values at fixed shape (sweep_size), to explain alpha
+    sweep_size: tuple = (1, 16)  # (n_layer, d_model) of the vocabulary and tied/untied sweeps
+    sweep_fracs: tuple = (1.0, 2.0)  # dataset sizes of the sweeps (capacity = max over them)
+    check_longer: bool = True  # retrain sweep_size with 4x stricter plateau rule: does capacity rise?
+    paper_point: bool = True  # the paper's smallest model: 1 x 32 at V=2048, S=64
+    paper_point_fracs: tuple = (1.0, 2.0)  # around the paper's own capacity for it (339K bits)
+    device: str = "auto"
+
+    def validate(self):
+        check(self.scale in self.SCALES, "scale", self.scale, f"one of {sorted(self.SCALES)}")
+        check_number(self.vocab_size, "vocab_size", 2, integer=True)
+        check_number(self.seq_len, "seq_len", 1, integer=True)
+        check(len(self.sizes) >= 1 and all(len(s) == 2 and all(isinstance(v, int) and v >= 1 for v in s)
+                                           for s in self.sizes),
+              "sizes", self.sizes, "a non-empty list of [n_layer, d_model] pairs of positive integers")
+        for name in ("fracs", "bf16_fracs", "sweep_fracs", "paper_point_fracs"):
+            v = getattr(self, name)
+            check(len(v) >= 1 and all(isinstance(f, (int, float)) and f > 0 for f in v), name, v,
+                  "a non-empty list of positive numbers")
+        for name in ("seeds", "bf16_seeds"):
+            v = getattr(self, name)
+            check(len(v) >= 1 and all(isinstance(s, int) and s >= 0 for s in v), name, v,
+                  "a non-empty list of integers >= 0")
+        check(len(self.precisions) >= 1 and all(p in PRECISIONS for p in self.precisions), "precisions",
+              self.precisions, f"a non-empty list drawn from {sorted(PRECISIONS)}")
+        check(all(isinstance(v, int) and v >= 2 for v in self.vocab_sweep), "vocab_sweep", self.vocab_sweep,
+              "a list of integers >= 2")
+        check(len(self.sweep_size) == 2 and all(isinstance(v, int) and v >= 1 for v in self.sweep_size),
+              "sweep_size", self.sweep_size, "an [n_layer, d_model] pair of positive integers")
+        check_number(self.alpha_prior, "alpha_prior", 0, lo_open=True)
+        self.train("fp32")  # validates the optimisation fields with their names
+
+    def train(self, precision: str) -> TrainConfig:
+        return TrainConfig(lr=self.lr, batch_size=self.batch_size, max_steps=self.max_steps,
+                           eval_every=self.eval_every, patience=self.patience, tol=self.tol,
+                           decay_frac=self.decay_frac, precision=precision, warmup=min(100, self.max_steps // 10))
+
+    def runs(self, n_layer, d_model, vocab_size=None, seq_len=None, fracs=None, precision="fp32",
+             seeds=None, tied=None, train=None) -> list[Run]:
+        """Runs of one model shape over dataset sizes (placed by `fracs`) and seeds."""
+        V, S = vocab_size or self.vocab_size, seq_len or self.seq_len
+        m = GPTConfig(vocab_size=V, seq_len=S, n_layer=n_layer, d_model=d_model,
+                      tied=self.tied if tied is None else tied)
+        per_seq = S * math.log2(V)
+        out = []
+        for seed in seeds or self.seeds:
+            for f in fracs or self.fracs:
+                n = max(1, round(f * self.alpha_prior * n_params(m) / per_seq))
+                out.append(Run(model=m, data=RandomTokens(V, S, n, seed), train=train or self.train(precision),
+                               seed=seed))
+        return out
+
+
+    # --- the notebook's experiments, as lists of runs --------------------------------------
+    def grid(self) -> list[Run]:
+        """The main grid: every size over dataset sizes and seeds, in each precision."""
+        out = []
+        for L, d in self.sizes:
+            for p in self.precisions:
+                bf = p == "bf16"
+                out += self.runs(L, d, precision=p, fracs=self.bf16_fracs if bf else self.fracs,
+                                 seeds=self.bf16_seeds if bf else self.seeds)
+        return out
+
+    def longer_runs(self) -> list[Run]:
+        """sweep_size again with a 4x stricter plateau rule (half the tolerance, twice the patience) and 4x the budget."""
+        tc = self.train("fp32").replace(tol=self.tol / 2, patience=self.patience * 2, max_steps=self.max_steps * 4)
+        return self.runs(*self.sweep_size, fracs=self.sweep_fracs, train=tc)
+
+    def vocab_runs(self) -> list[Run]:
+        return [r for V in self.vocab_sweep for r in self.runs(*self.sweep_size, vocab_size=V, fracs=self.sweep_fracs)]
+
+    def tied_runs(self) -> list[Run]:
+        return [r for t in (True, False) for r in self.runs(*self.sweep_size, fracs=self.sweep_fracs, tied=t)]
+
+    def paper_point_runs(self) -> list[Run]:
+        """The paper's smallest model (1 x 32, V=2048, S=64), N placed around the paper's own 339K bits."""
+        alpha_paper = PAPER_TABLE1[(1, 32)][1] / PAPER_TABLE1[(1, 32)][0]
+        cfg = self.replace(alpha_prior=alpha_paper)
+        return cfg.runs(1, 32, vocab_size=2048, seq_len=64, fracs=self.paper_point_fracs, seeds=self.seeds[:1])
+
+
+def table(runs: list[Run], results: list[dict]) -> pd.DataFrame:
+    """One row per trained run: shape, data, memorized bits, training length."""
+    rows = []
+    for r, m in zip(runs, results):
+        d = r.data
+        rows.append(dict(n_layer=r.model.n_layer, d_model=r.model.d_model, vocab_size=d.vocab_size,
+                         seq_len=d.seq_len, tied=r.model.tied, precision=r.train.precision, seed=r.seed,
+                         n_params=m["n_params"], n_seqs=d.n_seqs, dataset_bits=d.n_seqs * d.seq_len * math.log2(d.vocab_size),
+                         memorized_bits=m["final"]["memorized_bits"], steps=m["steps"], saturated=m["saturated"],
+                         wall_s=m["stack_wall_s"],
+                         max_steps=r.train.max_steps, tol=r.train.tol, patience=r.train.patience))
+    return pd.DataFrame(rows)
+
+
+def run_table(runs: list[Run], device="auto", **kw) -> pd.DataFrame:
+    """Train (or load) `runs` and tabulate them."""
+    return table(runs, sweep(runs, capacity_monitor, device=device, **kw))
+
+
+def capacities(df: pd.DataFrame) -> pd.DataFrame:
+    """Capacity of each (shape, V, S, tied, precision, seed): the maximum memorized bits over N."""
+    keys = ["n_layer", "d_model", "vocab_size", "seq_len", "tied", "precision", "seed", "n_params"]
+    g = df.groupby(keys, as_index=False)
+    out = g.agg(capacity_bits=("memorized_bits", "max"), all_saturated=("saturated", "all"))
+    out["bits_per_param"] = out.capacity_bits / out.n_params
+    return out
+
+
+def fit_alpha(cap: pd.DataFrame) -> dict:
+    """Least-squares slope of capacity on params, through the origin and with an intercept."""
+    x, y = cap.n_params.to_numpy(float), cap.capacity_bits.to_numpy(float)
+    alpha0 = float(x @ y / (x @ x))
+    r2 = lambda pred: float(1 - ((y - pred) ** 2).sum() / ((y - y.mean()) ** 2).sum()) if len(y) > 1 else float("nan")
+    slope, icpt = (np.polyfit(x, y, 1) if len(set(x)) > 1 else (float("nan"), float("nan")))
+    per_seed = [float(s.n_params @ s.capacity_bits / (s.n_params @ s.n_params)) for _, s in cap.groupby("seed")]
+    return {"alpha": alpha0, "r2": r2(alpha0 * x), "alpha_with_intercept": float(slope),
+            "intercept_bits": float(icpt), "r2_with_intercept": r2(slope * x + icpt),
+            "alpha_per_seed": per_seed, "alpha_seed_std": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0}
+
+
+def paper_comparison(cap: pd.DataFrame) -> pd.DataFrame:
+    """Our capacities beside Table 1 where the shape matches, else beside the paper's mean bits/param."""
+    rows = []
+    for (L, d, V, S, prec), g in cap.groupby(["n_layer", "d_model", "vocab_size", "seq_len", "precision"]):
+        ours = g.capacity_bits.mean()
+        paper = PAPER_TABLE1.get((L, d)) if (V, S) == (2048, 64) else None
+        rows.append(dict(n_layer=L, d_model=d, vocab_size=V, seq_len=S, precision=prec, n_params=int(g.n_params.iloc[0]),
+                         capacity_bits=ours, bits_per_param=ours / g.n_params.iloc[0],
+                         paper_capacity_bits=(paper[1] if prec == "fp32" else paper[2]) if paper else None,
+                         paper_bits_per_param=PAPER_BITS_PER_PARAM[prec]))
+    return pd.DataFrame(rows)
+
+
+def paper_point(df: pd.DataFrame) -> dict:
+    """Capacity of the paper's smallest model as we measured it, with the training time."""
+    c = capacities(df).iloc[0]
+    return {"n_params": int(c.n_params), "vocab_size": int(c.vocab_size), "seq_len": int(c.seq_len),
+            "capacity_bits": float(c.capacity_bits), "bits_per_param": float(c.bits_per_param),
+            "saturated": bool(c.all_saturated), "wall_s": float(df.wall_s.max()),
+            "paper_capacity_bits": PAPER_TABLE1[(1, 32)][1], "paper_bits_per_param": PAPER_TABLE1[(1, 32)][1] / PAPER_TABLE1[(1, 32)][0]}
+
+
+def summarize(cfg: CapacityConfig, df, caps, fits, vocab, tied, check_longer, paper_pt) -> dict:
+    """The notebook's metrics: fitted alpha per precision, every model's capacity, the side studies."""
+    get = lambda p, k: fits[p][k] if p in fits else None
+    return {
+        "scale": cfg.scale, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
+        "bits_per_param_fp32": get("fp32", "alpha"), "bits_per_param_bf16": get("bf16", "alpha"),
+        "fit_r2_fp32": get("fp32", "r2"), "fits": fits,
+        "all_saturated": bool(df.saturated.all()), "n_runs": int(len(df)),
+        "models": [{"n_params": int(r.n_params), "n_layer": int(r.n_layer), "d_model": int(r.d_model),
+                    "precision": r.precision, "seed": int(r.seed), "capacity_bits": float(r.capacity_bits),
+                    "saturated": bool(r.all_saturated)} for r in caps.itertuples()],
+        "check_longer": check_longer,
+        "vocab_sweep": [{"vocab_size": int(r.vocab_size), "n_params": int(r.n_params),
+                         "bits_per_param": float(r.bits_per_param)} for r in vocab.itertuples()],
+        "tied_vs_untied": [{"tied": bool(r.tied), "n_params": int(r.n_params),
+                            "bits_per_param": float(r.bits_per_param)} for r in tied.itertuples()],
+        "paper_point": paper_pt,
+        "paper": {"bits_per_param_fp32": PAPER_BITS_PER_PARAM["fp32"], "bits_per_param_bf16": PAPER_BITS_PER_PARAM["bf16"],
+                  "headline": PAPER_BITS_PER_PARAM["headline"]},
+    }
+
+
+def verdict(m: dict) -> str:
+    """A plain-language summary of measured metrics beside the paper's numbers."""
+    lines = [f"scale={m['scale']}: V={m['vocab_size']}, S={m['seq_len']}, {m['n_runs']} models, "
+             f"all saturated: {m['all_saturated']}"]
+    for p in ("fp32", "bf16"):
+        a = m[f"bits_per_param_{p}"]
+        if a is not None:
+            lines.append(f"{p}: alpha = {a:.2f} bits/param (paper {m['paper'][f'bits_per_param_{p}']}); "
+                         f"ratio to paper {a / m['paper'][f'bits_per_param_{p}']:.2f}")
+    if m["bits_per_param_fp32"] and m["bits_per_param_bf16"]:
+        lines.append(f"bf16/fp32 capacity ratio: {m['bits_per_param_bf16'] / m['bits_per_param_fp32']:.3f} (paper {3.51 / 3.83:.3f})")
+    if m["check_longer"]:
+        lines.append(f"stricter stopping changed capacity by {100 * m['check_longer']['relative_gain']:+.1f}%")
+    pp = m["paper_point"]
+    if pp:
+        lines.append(f"paper's smallest model: {pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param "
+                     f"(paper {pp['paper_capacity_bits'] / 1e3:.0f}K = {pp['paper_bits_per_param']:.2f}), {pp['wall_s']:.0f} s")
+    return "\n".join(lines)

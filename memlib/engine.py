@@ -1,0 +1,426 @@
+"""The training engine: many small models of one shape trained at once, as one stack.
+
+Each model of a stack has its own initialisation seed, its own training examples (indices into
+a shared pool), its own batch sampler, its own learning-rate schedule and its own stopping
+point, so a model's result does not depend on which other models share its stack: training
+K models stacked gives the same parameters as training each alone (up to float rounding of the
+batched kernels). Parameters live as (K, ...) tensors; GPTs use a hand-written stacked forward
+(`models.STACKED`), other modules `torch.func.vmap(functional_call)`.
+
+Stopping: `stop="steps"` trains a fixed budget; `stop="plateau"` trains at constant learning
+rate until the monitored score (e.g. memorized bits) gains less than `tol` (relative) over
+`patience` evaluations, then decays the learning rate linearly to zero over `decay_frac` of
+the steps taken (warmup-stable-decay), and evaluates once more.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from torch.func import functional_call, stack_module_state, vmap
+from tqdm.auto import tqdm
+
+from memlib import models
+from memlib.config import Config, check, check_number
+from memlib.store import RunStore
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class TrainConfig(Config):
+    lr: float = 1e-3  # peak learning rate (AdamW)
+    betas: tuple = (0.9, 0.98)
+    eps: float = 1e-8
+    weight_decay: float = 0.0  # decoupled; on weight matrices and embeddings, not biases or norms
+    batch_size: int = 256  # examples per model per step; a model with fewer trains full-batch
+    warmup: int = 100  # steps of linear warmup
+    stop: str = "plateau"  # plateau | steps
+    max_steps: int = 20000  # budget; with stop=plateau a run that never plateaus is marked unsaturated
+    eval_every: int = 200  # steps between evaluations of the monitor
+    patience: int = 4  # plateau: evaluations over which the gain is measured
+    tol: float = 0.01  # plateau: relative gain over `patience` evaluations below which we stop
+    decay_frac: float = 0.25  # final linear decay to 0, as a fraction of the steps before it
+    precision: str = "fp32"  # fp32 | bf16 (parameters stored and trained in bf16)
+    grad_clip: float = 0.0  # per-model global gradient norm clip; 0 = off
+    checkpoint_every: int = 0  # steps between checkpoints of unfinished runs; 0 = off
+
+    def validate(self):
+        check_number(self.lr, "lr", 0, lo_open=True)
+        check(len(self.betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.betas),
+              "betas", self.betas, "two numbers in [0, 1)")
+        check_number(self.eps, "eps", 0, lo_open=True)
+        check_number(self.weight_decay, "weight_decay", 0)
+        check_number(self.batch_size, "batch_size", 1, integer=True)
+        check_number(self.warmup, "warmup", 0, integer=True)
+        check(self.stop in ("plateau", "steps"), "stop", self.stop, "'plateau' or 'steps'")
+        check_number(self.max_steps, "max_steps", 1, integer=True)
+        check_number(self.eval_every, "eval_every", 1, integer=True)
+        check_number(self.patience, "patience", 1, integer=True)
+        check_number(self.tol, "tol", 0)
+        check_number(self.decay_frac, "decay_frac", 0, 1)
+        check(self.precision in PRECISIONS, "precision", self.precision, f"one of {sorted(PRECISIONS)}")
+        check_number(self.grad_clip, "grad_clip", 0)
+        check_number(self.checkpoint_every, "checkpoint_every", 0, integer=True)
+
+
+@dataclass(frozen=True)
+class Run(Config):
+    """One model to train: architecture, data (a spec from `memlib.data`), optimisation, seed."""
+
+    model: Config
+    data: Config
+    train: TrainConfig = TrainConfig()
+    seed: int = 0  # initialisation; the batch sampler is seeded by the whole run's hash
+
+    def validate(self):
+        check_number(self.seed, "seed", 0, integer=True)
+        self.data.check_model(self.model)
+
+    def stack_key(self):
+        """Runs with equal keys can share a stack."""
+        return (self.model, self.train, type(self.data))
+
+
+class DivergedError(FloatingPointError):
+    pass
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    check(device in ("cpu", "cuda") or device.startswith("cuda:"), "device", device, "'auto', 'cpu' or 'cuda[:N]'")
+    check(not device.startswith("cuda") or torch.cuda.is_available(), "device", device,
+          "'cpu' or 'auto': no CUDA device is available here")
+    return torch.device(device)
+
+
+class Stack:
+    """K models of one config, stacked: forward, per-example code lengths, AdamW steps."""
+
+    def __init__(self, runs: list[Run], device="cpu", checkpoints=None):
+        self.runs = list(runs)
+        self.cfg, self.tc = runs[0].model, runs[0].train
+        self.device = torch.device(device)
+        self.dtype = PRECISIONS[self.tc.precision]  # what the parameters are stored as
+        # bf16 matmuls are slower than fp32 on CPUs without AMX/avx512_bf16 (5-10x here), so on
+        # CPU bf16 parameters are kept bf16-valued (rounded at every update) inside fp32 tensors.
+        self.compute = self.dtype if self.device.type == "cuda" else torch.float32
+        ms = [models.build(r.model, r.seed) for r in runs]
+        params, _ = stack_module_state(ms)
+        self.p = {k: v.detach().to(self.device, self.dtype).to(self.compute) for k, v in params.items()}
+        self.m = {k: torch.zeros_like(v, dtype=torch.float32) for k, v in self.p.items()}
+        self.v = {k: torch.zeros_like(v, dtype=torch.float32) for k, v in self.p.items()}
+        self.decay = {k: v.dim() >= 3 for k, v in self.p.items()}  # (K, ...) matrices and embeddings
+        self.base = copy.deepcopy(ms[0]).to("meta")
+        self.gens = [torch.Generator().manual_seed(int(r.run_id(), 16) % (2**63)) for r in runs]
+        self.step = 0
+        self.state = [{"phase": "stable", "decay_start": None, "decay_len": None, "saturated": None,
+                       "history": []} for _ in runs]
+        if checkpoints:
+            self._restore(checkpoints)
+        for v in self.p.values():
+            v.requires_grad_(True)
+        self._load_pool()
+
+    # --- data ----------------------------------------------------------------------------
+    def _load_pool(self):
+        """One pool of examples per data source; each model's indices point into it."""
+        sources = {}
+        for r in self.runs:
+            idx = r.data.indices()
+            spec, n = sources.get(r.data.source(), (r.data, 0))
+            sources[r.data.source()] = (spec if n >= len(idx) else r.data, max(n, int(idx.max()) + 1))
+        xs, ys, offset = [], [], {}
+        total = 0
+        for key, (spec, n) in sources.items():
+            x, y = spec.load_pool(n)
+            offset[key] = total
+            total += len(x)
+            xs.append(x), ys.append(y)
+        self.x = torch.cat(xs).to(self.device)
+        self.y = torch.cat(ys).to(self.device)
+        self.own = [r.data.indices() + offset[r.data.source()] for r in self.runs]
+
+    @property
+    def counts(self):
+        return [len(o) for o in self.own]
+
+    def _batch(self):
+        """Indices (K, B) and weights (K, B) of this step's batch for every model."""
+        B = min(self.tc.batch_size, max(self.counts))
+        idx, w = [], []
+        for own, g in zip(self.own, self.gens):
+            if len(own) <= B:  # full batch, padded with zero-weight slots
+                pad = B - len(own)
+                idx.append(torch.cat([own, own[:1].expand(pad)]))
+                w.append(torch.cat([torch.ones(len(own)), torch.zeros(pad)]))
+            else:
+                idx.append(own[torch.randint(len(own), (B,), generator=g)])
+                w.append(torch.ones(B))
+        return torch.stack(idx).to(self.device), torch.stack(w).to(self.device)
+
+    # --- model ---------------------------------------------------------------------------
+    def forward(self, p, x):
+        """x (K, B, ...) -> outputs (K, B, ...)."""
+        stacked = models.STACKED.get(type(self.cfg))
+        if stacked is not None:
+            return stacked(self.cfg, p, x)
+        return vmap(lambda pk, xk: functional_call(self.base, pk, (xk,)))(p, x)
+
+    def nats(self, x, y, fp32=True):
+        """Per-example code length in nats, x (K, B, ...) -> (K, B); evaluated without grad.
+
+        fp32=True evaluates bf16 weights in fp32 arithmetic, so the code length measures
+        what the stored parameters encode, not bf16 rounding of activations.
+        """
+        with torch.no_grad():
+            p = {k: v.detach().float() for k, v in self.p.items()} if fp32 else self.p
+            return models.EXAMPLE_NATS[type(self.cfg)](self.forward(p, x), y)
+
+    def pool_nats(self, index, chunk=512):
+        """Per-example nats of pool rows: index (K, N) -> (K, N), computed in chunks."""
+        out = [self.nats(self.x[i], self.y[i]) for i in index.split(chunk, dim=1)]
+        return torch.cat(out, dim=1)
+
+    def own_nats(self, chunk=512):
+        """Each model's code length (nats) on each of its own training examples: list of (N_k,)."""
+        n = max(self.counts)
+        index = torch.stack([torch.cat([o, o[:1].expand(n - len(o))]) for o in self.own]).to(self.device)
+        full = self.pool_nats(index, chunk)
+        return [full[k, :c] for k, c in enumerate(self.counts)]
+
+    # --- optimisation --------------------------------------------------------------------
+    def lr(self):
+        """Per-model learning rate at the current step, (K,)."""
+        tc, t = self.tc, self.step
+        warm = min(1.0, t / tc.warmup) if tc.warmup else 1.0
+        out = []
+        for s in self.state:
+            f = warm
+            if s["decay_start"] is not None:
+                f *= max(0.0, 1 - (t - s["decay_start"]) / max(1, s["decay_len"]))
+            out.append(tc.lr * f)
+        return torch.tensor(out, device=self.device)
+
+    def train_step(self):
+        """One AdamW step for every model; returns per-model training loss (nats/token), (K,)."""
+        idx, w = self._batch()
+        tokens = models.TOKENS_PER_EXAMPLE.get(type(self.cfg), lambda c: 1)(self.cfg)
+        ex = models.EXAMPLE_NATS[type(self.cfg)](self.forward(self.p, self.x[idx]), self.y[idx])  # (K, B)
+        loss = (ex * w).sum(1) / (w.abs().sum(1).clamp_min(1) * tokens)  # (K,)
+        grads = torch.autograd.grad(loss.sum(), list(self.p.values()))
+        self.step += 1
+        self._adamw(dict(zip(self.p, grads)), self.lr())
+        return loss.detach()
+
+    @torch.no_grad()
+    def _adamw(self, grads, lr):
+        tc, t = self.tc, self.step
+        (b1, b2), K = tc.betas, len(self.runs)
+        if tc.grad_clip:
+            norm = sum(g.float().pow(2).reshape(K, -1).sum(1) for g in grads.values()).sqrt()
+            scale = (tc.grad_clip / (norm + 1e-6)).clamp(max=1.0)
+        for k, p in self.p.items():
+            g = grads[k].float()
+            shape = (K,) + (1,) * (p.dim() - 1)
+            if tc.grad_clip:
+                g = g * scale.view(shape)
+            m, v = self.m[k], self.v[k]
+            m.lerp_(g, 1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            upd = (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt_().add_(tc.eps))
+            lr_k = lr.view(shape)
+            p32 = p.float()
+            if self.decay[k] and tc.weight_decay:
+                p32 = p32 * (1 - lr_k * tc.weight_decay)
+            p.copy_((p32 - lr_k * upd).to(self.dtype))  # bf16 parameters: rounded to nearest here
+
+    def keep(self, mask: list[bool]):
+        """Drop the models whose mask entry is False (they finished or failed)."""
+        sel = torch.tensor([i for i, k in enumerate(mask) if k], dtype=torch.long, device=self.device)
+        for d in (self.p, self.m, self.v):
+            for k in d:
+                d[k] = d[k].detach()[sel].clone()
+        for v in self.p.values():
+            v.requires_grad_(True)
+        pick = lambda xs: [x for x, k in zip(xs, mask) if k]
+        self.runs, self.gens, self.state, self.own = pick(self.runs), pick(self.gens), pick(self.state), pick(self.own)
+
+    def model_weights(self, k: int) -> dict:
+        return {n: v[k].detach().to(self.dtype) for n, v in self.p.items()}
+
+    # --- checkpoints ---------------------------------------------------------------------
+    def checkpoint(self, k: int):
+        tensors = {f"p.{n}": self.p[n][k] for n in self.p}
+        tensors.update({f"m.{n}": self.m[n][k] for n in self.m})
+        tensors.update({f"v.{n}": self.v[n][k] for n in self.v})
+        tensors["gen"] = self.gens[k].get_state()
+        return tensors, {"step": self.step, **self.state[k]}
+
+    def _restore(self, checkpoints):
+        steps = {c[1]["step"] for c in checkpoints}
+        assert len(steps) == 1, "models resumed into one stack must share their step"
+        self.step = steps.pop()
+        for d, pre in ((self.p, "p."), (self.m, "m."), (self.v, "v.")):
+            for n in d:
+                d[n] = torch.stack([t[pre + n] for t, _ in checkpoints]).to(self.device, d[n].dtype)
+        for g, (t, s) in zip(self.gens, checkpoints):
+            g.set_state(t["gen"])
+        self.state = [{k: v for k, v in s.items() if k not in ("step", "sha256")} for _, s in checkpoints]
+
+
+def _plateaued(history, tc: TrainConfig) -> bool:
+    scores = [h["score"] for h in history]
+    if len(scores) <= tc.patience or scores[-1] <= 0:
+        return False
+    gain = scores[-1] - scores[-1 - tc.patience]
+    return gain <= tc.tol * abs(scores[-1])
+
+
+def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progress=True, checkpoints=None):
+    """Train `runs` (one stack key) to their stopping points, saving each to `store` as it finishes.
+
+    `monitor(stack)` returns a dict of per-model tensors (K,) logged at every evaluation; its
+    "score" entry (higher is better) drives the plateau rule. Models that produce a NaN or
+    infinite loss are dropped; the others finish, then DivergedError names the failures.
+    """
+    tc = runs[0].train
+    stack = Stack(runs, device, checkpoints)
+    t0, failures = time.time(), []
+    bar = tqdm(total=tc.max_steps, initial=stack.step, desc=f"{len(runs)} x {type(runs[0].model).__name__}",
+               disable=not progress, leave=False)
+    force_decay_at = tc.max_steps - math.ceil(tc.decay_frac * tc.max_steps)
+
+    while stack.runs:
+        loss = stack.train_step()
+        bar.update(1)
+        bad = ~torch.isfinite(loss)
+        if bad.any():
+            for k in bad.nonzero().flatten().tolist():
+                failures.append(f"run {stack.runs[k].run_id()} diverged at step {stack.step} (loss {loss[k].item()})")
+                store.drop_checkpoint(stack.runs[k].run_id())
+            stack.keep((~bad).tolist())
+            continue
+        t = stack.step
+        for s in stack.state:  # fixed budget, or a plateau that never came: decay at the end
+            if s["decay_start"] is None and (t >= force_decay_at):
+                s.update(phase="decay", decay_start=t, decay_len=tc.max_steps - t,
+                         saturated=False if tc.stop == "plateau" else None)
+        ending = [s["decay_start"] is not None and t >= s["decay_start"] + s["decay_len"] for s in stack.state]
+        if t % tc.eval_every == 0 or any(ending):
+            mon = {k: v.tolist() for k, v in monitor(stack).items()}
+            lrs = stack.lr().tolist()
+            for k, s in enumerate(stack.state):
+                s["history"].append({"step": t, "lr": lrs[k], "loss": loss[k].item(),
+                                     **{n: v[k] for n, v in mon.items()}})
+                if tc.stop == "plateau" and s["phase"] == "stable" and _plateaued(s["history"], tc):
+                    s.update(phase="decay", decay_start=t, decay_len=max(1, math.ceil(tc.decay_frac * t)),
+                             saturated=True)
+            bar.set_postfix(models=len(stack.runs), score=f"{sum(mon['score']) / len(stack.runs):.4g}")
+        if any(ending):
+            for k in [k for k, e in enumerate(ending) if e]:
+                r, s = stack.runs[k], stack.state[k]
+                final = {n: v for n, v in s["history"][-1].items()}
+                metrics = {"final": final, "steps": t, "saturated": s["saturated"], "decay_start": s["decay_start"],
+                           "n_params": models.n_params(r.model), "stack_size": len(runs),
+                           "stack_wall_s": round(time.time() - t0, 3), "history": s["history"]}
+                store.save(r.run_id(), r.to_dict(), stack.model_weights(k), metrics)
+            stack.keep([not e for e in ending])
+        elif tc.checkpoint_every and t % tc.checkpoint_every == 0:
+            for k, r in enumerate(stack.runs):
+                store.save_checkpoint(r.run_id(), *stack.checkpoint(k))
+    bar.close()
+    if failures:
+        raise DivergedError("; ".join(failures) + ". No metrics were written for these runs: "
+                            "lower the learning rate or use fp32.")
+
+
+class InProcess:
+    """The default executor: runs each submitted group here, now (concurrent.futures-compatible)."""
+
+    def submit(self, fn, *args, **kw):
+        from concurrent.futures import Future
+        f = Future()
+        try:
+            f.set_result(fn(*args, **kw))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller through the future
+            f.set_exception(e)
+        return f
+
+
+def _train_pending(runs, monitor, store_root, device, progress):
+    store = RunStore(store_root)
+    claimed = [r for r in runs if store.claim(r.run_id())]
+    try:
+        by_step = {}
+        for r in claimed:
+            ck = store.load_checkpoint(r.run_id())
+            by_step.setdefault(ck[1]["step"] if ck else 0, []).append((r, ck))
+        for step, items in sorted(by_step.items()):
+            rs, cks = [r for r, _ in items], [c for _, c in items]
+            train_group(rs, monitor, store, device, progress, checkpoints=cks if step else None)
+    finally:
+        for r in claimed:
+            store.release(r.run_id())
+
+
+def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto", executor=None,
+          max_stack: int = 64, progress=True, poll_s: float = 2.0) -> list[dict]:
+    """Metrics of every run in `runs`: finished runs are loaded, the rest trained in stacks.
+
+    Runs are grouped by stack key and trained `max_stack` at a time through `executor`
+    (any concurrent.futures.Executor, e.g. a dask.distributed Client; default in-process).
+    Interrupted sweeps resume: finished runs are kept, unfinished ones restart from their
+    last checkpoint. Runs claimed by another live process are waited for, not retrained.
+    """
+    store = store or RunStore()
+    executor = executor or InProcess()
+    dev = str(resolve_device(device))
+    pending = {}
+    for r in runs:
+        if not store.done(r.run_id()):
+            pending.setdefault(r.stack_key(), {})[r.run_id()] = r  # dict: duplicates train once
+    futures = []
+    for group in pending.values():
+        group = list(group.values())
+        for i in range(0, len(group), max_stack):
+            futures.append(executor.submit(_train_pending, group[i:i + max_stack], monitor, store.root, dev, progress))
+    errors = []
+    for f in futures:
+        try:
+            f.result()
+        except DivergedError as e:
+            errors.append(e)
+    if errors:
+        raise DivergedError(" | ".join(map(str, errors)))
+    out = []
+    for r in runs:
+        while (m := store.load_metrics(r.run_id())) is None:
+            if not (store.dir(r.run_id()) / "claim").exists():
+                raise RuntimeError(f"run {r.run_id()} was neither finished nor claimed; rerun the sweep")
+            time.sleep(poll_s)  # another process is training it
+        out.append(m)
+    return out
+
+
+def load_weights(run: Run, store: RunStore | None = None) -> dict:
+    got = (store or RunStore()).load(run.run_id())
+    if got is None:
+        raise FileNotFoundError(f"run {run.run_id()} is not in the store {store.root if store else ''}; train it with sweep()")
+    return got[0]
+
+
+def stack_of(runs: list[Run], store: RunStore | None = None, device="cpu") -> Stack:
+    """A Stack holding the trained weights of finished `runs` (for evaluation)."""
+    s = Stack(runs, device)
+    for k, r in enumerate(runs):
+        w = load_weights(r, store)
+        with torch.no_grad():
+            for n in s.p:
+                s.p[n][k] = w[n].to(s.device, s.compute)
+    return s

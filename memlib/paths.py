@@ -1,0 +1,21 @@
+"""Where everything lives: one module, rooted at the repository (or $MEMLIB_ROOT)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(os.environ.get("MEMLIB_ROOT", Path(__file__).resolve().parent.parent))
+RUNS = Path(os.environ.get("MEMLIB_RUNS", ROOT / "runs"))  # the run store (gitignored)
+METRICS = ROOT / "metrics"
+FIGURES = ROOT / "figures"
+DATA = ROOT / "data"
+CACHE = ROOT / ".cache"
+
+
+def setup_caches() -> None:
+    """Keep tool caches (matplotlib, IPython, Jupyter, torch inductor) inside the project."""
+    for var, sub in [("MPLCONFIGDIR", "matplotlib"), ("IPYTHONDIR", "ipython"),
+                     ("JUPYTER_CONFIG_DIR", "jupyter/config"), ("JUPYTER_DATA_DIR", "jupyter/data"),
+                     ("JUPYTER_RUNTIME_DIR", "jupyter/runtime"), ("TORCHINDUCTOR_CACHE_DIR", "inductor"),
+                     ("DVC_SITE_CACHE_DIR", "dvc")]:
+        os.environ.setdefault(var, str(CACHE / sub))

@@ -1,0 +1,68 @@
+"""Figures: a non-interactive backend, one style, and saving to figures/NN_topic_*.png."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from memlib import paths  # noqa: E402
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def save(fig, name: str):
+    """Write figures/<name>.png (name like '01_capacity_curves') and return the figure for display."""
+    paths.FIGURES.mkdir(parents=True, exist_ok=True)
+    fig.savefig(paths.FIGURES / f"{name}.png", dpi=120, bbox_inches="tight", metadata={"Software": None})
+    return fig
+
+
+def memorized_vs_dataset(df, capacities):
+    """Total memorized bits against dataset bits, one panel per precision, one line per model size."""
+    precs = sorted(df.precision.unique())
+    fig, axes = plt.subplots(1, len(precs), figsize=(6 * len(precs), 4.5), squeeze=False, sharey=True)
+    for ax, prec in zip(axes[0], precs):
+        d = df[df.precision == prec]
+        sns.lineplot(data=d, x="dataset_bits", y="memorized_bits", hue="n_params", marker="o",
+                     palette="viridis", errorbar=("pi", 100), ax=ax, legend="full")
+        lim = np.array([d.dataset_bits.min(), d.dataset_bits.max()])
+        ax.plot(lim, lim, "k--", lw=1, label="memorized = dataset bits")
+        for _, c in capacities[capacities.precision == prec].groupby("n_params"):
+            ax.axhline(c.capacity_bits.mean(), color="grey", lw=0.5, ls=":")
+        ax.set(xscale="log", yscale="log", xlabel="dataset size N·S·log2 V (bits)", ylabel="memorized bits",
+               title=f"{prec}: memorization saturates at capacity")
+        ax.legend(title="params", fontsize=8)
+    return fig
+
+
+def capacity_vs_params(cap, fits: dict):
+    """Capacity against parameter count with the fitted slopes, per precision."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    sns.scatterplot(data=cap, x="n_params", y="capacity_bits", hue="precision", style="seed", ax=ax)
+    x = np.linspace(0, cap.n_params.max() * 1.05, 50)
+    for prec, f in fits.items():
+        ax.plot(x, f["alpha"] * x, lw=1, label=f"{prec}: α = {f['alpha']:.2f} bits/param (R² {f['r2']:.3f})")
+    ax.set(xlabel="parameters", ylabel="capacity (bits)", title="Capacity grows linearly with parameters")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def bits_per_param_bars(df, x: str, title: str):
+    """Bits per parameter against one swept setting (vocabulary size, tied embeddings, ...)."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    sns.barplot(data=df, x=x, y="bits_per_param", ax=ax, errorbar=None, color="C0")
+    ax.set(ylabel="capacity / params (bits)", title=title)
+    return fig
+
+
+def training_curves(histories: dict, y: str = "memorized_bits"):
+    """Monitored metric against step for a few runs (label -> history list)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, h in histories.items():
+        ax.plot([e["step"] for e in h], [e[y] for e in h], label=label)
+    ax.set(xlabel="step", ylabel=y.replace("_", " "), title="Training to a plateau")
+    ax.legend(fontsize=8)
+    return fig

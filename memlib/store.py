@@ -1,0 +1,173 @@
+"""The run store: finished runs on disk, named by the hash of their config.
+
+Layout: `runs/<run_id>/` holds `config.json`, `weights.safetensors`, `metrics.json` and, written
+last, `manifest.json` with the sha256 of each file. A run is finished when its manifest exists
+and every hash matches; a truncated or altered file is reported with its path, moved aside and
+recomputed, never loaded. Every write is atomic (temp file + rename). A claim file per run lets
+two processes share one sweep without training the same run twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from memlib import paths
+
+FILES = ("config.json", "weights.safetensors", "metrics.json")
+
+
+class CorruptRunWarning(UserWarning):
+    pass
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path), fsync, then rename over `path`: readers see old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write(Path(path), lambda t: Path(t).write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n"))
+
+
+def save_tensors(path: Path, tensors: dict) -> None:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write(Path(path), lambda t: save_file(tensors, str(t)))
+
+
+class RunStore:
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root or paths.RUNS)
+
+    def dir(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def save(self, run_id: str, config: dict, weights: dict, metrics: dict) -> None:
+        d = self.dir(run_id)
+        write_json(d / "config.json", config)
+        save_tensors(d / "weights.safetensors", weights)
+        write_json(d / "metrics.json", metrics)
+        write_json(d / "manifest.json", {f: sha256(d / f) for f in FILES})
+        self.drop_checkpoint(run_id)
+
+    def _verified(self, run_id: str) -> bool:
+        d = self.dir(run_id)
+        try:
+            manifest = json.loads((d / "manifest.json").read_text())
+        except FileNotFoundError:
+            return False
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return self._quarantine(d, "manifest.json is not valid JSON")
+        for f in FILES:
+            if not (d / f).exists():
+                return self._quarantine(d, f"{f} is missing")
+            if sha256(d / f) != manifest.get(f):
+                return self._quarantine(d, f"{f} does not match the hash recorded when it was written")
+        return True
+
+    def _quarantine(self, d: Path, why: str) -> bool:
+        dest = d.with_name(f"{d.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        warnings.warn(f"corrupt run {d}: {why}; moved to {dest} and it will be recomputed",
+                      CorruptRunWarning, stacklevel=3)
+        shutil.move(str(d), str(dest))
+        return False
+
+    def done(self, run_id: str) -> bool:
+        return self._verified(run_id)
+
+    def load(self, run_id: str):
+        """(weights, metrics) of a finished, verified run, or None if it must be (re)computed."""
+        if not self._verified(run_id):
+            return None
+        d = self.dir(run_id)
+        return load_file(str(d / "weights.safetensors")), json.loads((d / "metrics.json").read_text())
+
+    def load_metrics(self, run_id: str):
+        out = self.load(run_id)
+        return None if out is None else out[1]
+
+    # --- claims: one trainer per run across processes -------------------------------------
+    def claim(self, run_id: str) -> bool:
+        """Atomically claim `run_id` for this process; False if a live process holds it."""
+        d = self.dir(run_id)
+        d.mkdir(parents=True, exist_ok=True)
+        lock = d / "claim"
+        me = f"{socket.gethostname()} {os.getpid()}"
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                os.write(fd, me.encode())
+                os.close(fd)
+                return True
+            except FileExistsError:
+                try:
+                    host, pid = lock.read_text().split()
+                except (FileNotFoundError, ValueError):
+                    continue
+                if host == socket.gethostname() and not _alive(int(pid)):
+                    lock.unlink(missing_ok=True)  # its owner died (e.g. SIGKILL): take it over
+                    continue
+                return f"{host} {pid}" == me
+        return False
+
+    def release(self, run_id: str) -> None:
+        (self.dir(run_id) / "claim").unlink(missing_ok=True)
+
+    # --- checkpoints of unfinished runs ---------------------------------------------------
+    def save_checkpoint(self, run_id: str, tensors: dict, state: dict) -> None:
+        d = self.dir(run_id)
+        save_tensors(d / "ckpt.safetensors", tensors)
+        state = {**state, "sha256": sha256(d / "ckpt.safetensors")}
+        write_json(d / "ckpt.json", state)
+
+    def load_checkpoint(self, run_id: str):
+        d = self.dir(run_id)
+        try:
+            state = json.loads((d / "ckpt.json").read_text())
+            if sha256(d / "ckpt.safetensors") != state["sha256"]:
+                raise ValueError("checkpoint tensors do not match their recorded hash")
+            return load_file(str(d / "ckpt.safetensors")), state
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, json.JSONDecodeError) as e:
+            warnings.warn(f"ignoring corrupt checkpoint in {d}: {e}; training restarts", CorruptRunWarning)
+            self.drop_checkpoint(run_id)
+            return None
+
+    def drop_checkpoint(self, run_id: str) -> None:
+        for f in ("ckpt.safetensors", "ckpt.json"):
+            (self.dir(run_id) / f).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
