@@ -293,7 +293,7 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
     stack = Stack(runs, device, checkpoints)
     t0, failures = time.time(), []
     bar = tqdm(total=tc.max_steps, initial=stack.step, desc=f"{len(runs)} x {type(runs[0].model).__name__}",
-               disable=not progress, leave=False)
+               disable=not progress, leave=False, mininterval=5)
     force_decay_at = tc.max_steps - math.ceil(tc.decay_frac * tc.max_steps)
 
     while stack.runs:
