@@ -6,8 +6,8 @@ from pathlib import Path
 
 ROOT = Path(os.environ.get("MEMLIB_ROOT", Path(__file__).resolve().parent.parent))
 RUNS = Path(os.environ.get("MEMLIB_RUNS", ROOT / "runs"))  # the run store (gitignored)
-METRICS = ROOT / "metrics"
-FIGURES = ROOT / "figures"
+METRICS = Path(os.environ.get("MEMLIB_METRICS", ROOT / "metrics"))  # tests point these at a temp dir
+FIGURES = Path(os.environ.get("MEMLIB_FIGURES", ROOT / "figures"))
 DATA = ROOT / "data"
 CACHE = ROOT / ".cache"
 

@@ -1,0 +1,45 @@
+"""The README's results table, rendered from the metrics files the pipeline wrote.
+
+`python -m memlib.report` rewrites the block between the RESULTS markers in README.md;
+a test checks that the README holds exactly this rendering, so no number there is typed by hand.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from memlib import paths
+
+BEGIN, END = "<!-- RESULTS:BEGIN (python -m memlib.report) -->", "<!-- RESULTS:END -->"
+
+
+def _fmt(x, spec):
+    return "—" if x is None else format(x, spec)
+
+
+def render(metrics_dir: Path | None = None) -> str:
+    d = Path(metrics_dir or paths.METRICS)
+    rows = ["| notebook | measured (scale) | paper |", "|---|---|---|"]
+    f = d / "01_capacity.json"
+    if f.exists():
+        m = json.loads(f.read_text())
+        tag = f"({m['scale']}, V={m['vocab_size']}, S={m['seq_len']})"
+        rows.append(f"| 01 capacity, fp32 | α = {_fmt(m['bits_per_param_fp32'], '.2f')} bits/param, "
+                    f"R² {_fmt(m['fit_r2_fp32'], '.3f')} {tag} | 3.83 (mean); 3.6 headline |")
+        rows.append(f"| 01 capacity, bf16 | α = {_fmt(m['bits_per_param_bf16'], '.2f')} bits/param {tag} | 3.51 |")
+        pp = m.get("paper_point")
+        rows.append("| 01 paper's smallest model (80K params, V=2048, S=64) | "
+                    + (f"{pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param in {pp['wall_s']:.0f} s"
+                       if pp else "not run at this scale") + " | 339K bits = 4.22 bits/param |")
+    return "\n".join(rows)
+
+
+def update_readme(readme: Path = paths.ROOT / "README.md") -> None:
+    text = readme.read_text()
+    a, b = text.index(BEGIN) + len(BEGIN), text.index(END)
+    readme.write_text(text[:a] + "\n" + render() + "\n" + text[b:])
+
+
+if __name__ == "__main__":
+    update_readme(Path(sys.argv[1]) if len(sys.argv) > 1 else paths.ROOT / "README.md")

@@ -1,0 +1,60 @@
+"""Notebooks: no logic in them, parameters mirrored by params.yaml, smoke runs write their metrics."""
+import json
+import os
+import re
+from pathlib import Path
+
+import papermill as pm
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SECTIONS = {"01_capacity": "capacity"}
+
+
+def cells(nb):
+    return json.loads(nb.read_text())["cells"]
+
+
+def parameters(nb) -> dict:
+    src = "".join(next(c for c in cells(nb) if "parameters" in c["metadata"].get("tags", []))["source"])
+    ns = {}
+    exec(src, ns)  # plain literals only
+    return {k: v for k, v in ns.items() if not k.startswith("__")}
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_has_no_defs_and_mirrors_params_yaml(nb):
+    for c in cells(nb):
+        if c["cell_type"] == "code":
+            assert not re.search(r"^\s*(def|class)\s", "".join(c["source"]), re.M), "logic belongs in memlib"
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())[SECTIONS[nb.stem]]
+    assert parameters(nb) == params
+
+
+def test_capacity_smoke_run_writes_metrics(tmp_path):
+    out = tmp_path / "01.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS[0]), str(out), parameters={"scale": "smoke", "device": "cpu"},
+                        kernel_name="python3", progress_bar=False, cwd=str(ROOT))
+    m = json.loads((Path(os.environ["MEMLIB_METRICS"]) / "01_capacity.json").read_text())
+    assert m["scale"] == "smoke" and m["vocab_size"] == 16 and m["seq_len"] == 8
+    assert m["bits_per_param_fp32"] > 0 and 0 <= m["fit_r2_fp32"] <= 1
+    assert len(m["models"]) == 2 and all(x["capacity_bits"] > 0 for x in m["models"])
+    assert set(m["models"][0]) >= {"n_params", "n_layer", "d_model", "precision", "seed", "capacity_bits"}
+    for name in ("curves", "scaling", "vocab", "tied"):
+        assert (Path(os.environ["MEMLIB_FIGURES"]) / f"01_capacity_{name}.png").stat().st_size > 10_000
+
+
+def test_bad_papermill_parameter_fails_before_training(tmp_path, monkeypatch):
+    monkeypatch.delenv("MEMLIB_SCALE")  # else the smoke override would replace the bad scale
+    with pytest.raises(pm.PapermillExecutionError, match="invalid scale='huge'"):
+        pm.execute_notebook(str(NOTEBOOKS[0]), str(tmp_path / "x.ipynb"), parameters={"scale": "huge"},
+                            kernel_name="python3", progress_bar=False, cwd=str(ROOT))
+
+
+def test_readme_results_are_the_pipelines_numbers():
+    """The README's results table is exactly what memlib.report renders from metrics/."""
+    from memlib import report
+    readme = (ROOT / "README.md").read_text()
+    assert report.render(ROOT / "metrics") in readme
