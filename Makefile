@@ -31,7 +31,7 @@ repro: setup
 	$(BIN)/dvc repro
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q tests notebooks --nbval-lax --ignore=notebooks/executed
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

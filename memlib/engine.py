@@ -353,6 +353,27 @@ class InProcess:
         return f
 
 
+_CLIENTS = {}
+
+
+def executor(scheduler: str | None = "in-process"):
+    """Where sweep cells run: "in-process" (or None) -> here; an address -> that dask scheduler's workers;
+    "local" -> a two-worker dask LocalCluster on this machine (one thread each).
+
+    Workers must import memlib and see the same run store path (MEMLIB_RUNS on a shared disk).
+    """
+    if scheduler in (None, "in-process"):
+        return InProcess()
+    if scheduler not in _CLIENTS:
+        from dask.distributed import Client, LocalCluster
+        if scheduler == "local":
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+            _CLIENTS[scheduler] = Client(cluster)
+        else:
+            _CLIENTS[scheduler] = Client(scheduler)
+    return _CLIENTS[scheduler].get_executor(pure=False)
+
+
 def _train_pending(runs, monitor, store_root, device, progress):
     store = RunStore(store_root)
     claimed = [r for r in runs if store.claim(r.run_id())]

@@ -17,7 +17,6 @@ import time
 import warnings
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from memlib import paths

@@ -136,3 +136,13 @@ def test_notebook_twice_gives_identical_metrics(tmp_path):
         text = (tmp_path / f"m{i}" / "01_capacity.json").read_text()
         outs.append(re.sub(r'"wall_s": [0-9.e+-]+', '"wall_s": 0', text))
     assert outs[0] == outs[1]
+
+
+def test_dask_local_cluster_equals_in_process(tmp_path):
+    """A sweep spread over a two-worker dask LocalCluster gives exactly the in-process results."""
+    from memlib.engine import executor
+    here = sweep(RUNS, capacity_monitor, RunStore(tmp_path / "here"), device="cpu", progress=False, max_stack=2)
+    there = sweep(RUNS, capacity_monitor, RunStore(tmp_path / "dask"), device="cpu", progress=False, max_stack=2,
+                  executor=executor("local"))
+    assert [a["final"] for a in here] == [b["final"] for b in there]
+    assert [a["history"] for a in here] == [b["history"] for b in there]
