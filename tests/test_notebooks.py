@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SECTIONS = {"01_capacity": "capacity"}
+SECTIONS = {"01_capacity": "capacity", "02_grokking": "grokking"}
 
 
 def cells(nb):
@@ -33,17 +33,38 @@ def test_notebook_has_no_defs_and_mirrors_params_yaml(nb):
     assert parameters(nb) == params
 
 
+def smoke(nb, tmp_path):
+    pm.execute_notebook(str(ROOT / "notebooks" / f"{nb}.ipynb"), str(tmp_path / f"{nb}.ipynb"),
+                        parameters={"scale": "smoke", "device": "cpu"}, kernel_name="python3",
+                        progress_bar=False, cwd=str(ROOT))
+    return json.loads((Path(os.environ["MEMLIB_METRICS"]) / f"{nb}.json").read_text())
+
+
+def figure(name):
+    return (Path(os.environ["MEMLIB_FIGURES"]) / f"{name}.png").stat().st_size
+
+
 def test_capacity_smoke_run_writes_metrics(tmp_path):
-    out = tmp_path / "01.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS[0]), str(out), parameters={"scale": "smoke", "device": "cpu"},
-                        kernel_name="python3", progress_bar=False, cwd=str(ROOT))
-    m = json.loads((Path(os.environ["MEMLIB_METRICS"]) / "01_capacity.json").read_text())
+    m = smoke("01_capacity", tmp_path)
     assert m["scale"] == "smoke" and m["vocab_size"] == 16 and m["seq_len"] == 8
     assert m["bits_per_param_fp32"] > 0 and 0 <= m["fit_r2_fp32"] <= 1
     assert len(m["models"]) == 2 and all(x["capacity_bits"] > 0 for x in m["models"])
     assert set(m["models"][0]) >= {"n_params", "n_layer", "d_model", "precision", "seed", "capacity_bits"}
     for name in ("curves", "scaling", "vocab", "tied"):
-        assert (Path(os.environ["MEMLIB_FIGURES"]) / f"01_capacity_{name}.png").stat().st_size > 10_000
+        assert figure(f"01_capacity_{name}") > 10_000
+
+
+def test_grokking_smoke_run_writes_metrics(tmp_path):
+    m = smoke("02_grokking", tmp_path)
+    assert m["scale"] == "smoke" and m["p"] == 11 and m["train_frac"] == 0.5
+    assert len(m["memorize_step"]) == len(m["generalize_step"]) == 1
+    assert set(m["weight_decay_ablation"]) >= {"memorize_step", "generalize_step"}
+    assert len(m["ratio_sweep"]) == 4
+    for row in m["ratio_sweep"]:
+        assert set(row) >= {"ratio", "n_train", "n_params", "generalize_step", "final_test_acc"}
+        assert row["ratio"] > 0 and 0 <= row["final_test_acc"] <= 1
+    for name in ("curves", "no_wd", "bits", "ratio"):
+        assert figure(f"02_grokking_{name}") > 10_000
 
 
 def test_bad_papermill_parameter_fails_before_training(tmp_path, monkeypatch):
