@@ -47,7 +47,6 @@ class TrainConfig(Config):
     decay_frac: float = 0.25  # final linear decay to 0, as a fraction of the steps before it
     precision: str = "fp32"  # fp32 | bf16 (parameters stored and trained in bf16)
     grad_clip: float = 0.0  # per-model global gradient norm clip; 0 = off
-    checkpoint_every: int = 0  # steps between checkpoints of unfinished runs; 0 = off
 
     def validate(self):
         check_number(self.lr, "lr", 0, lo_open=True)
@@ -65,7 +64,6 @@ class TrainConfig(Config):
         check_number(self.decay_frac, "decay_frac", 0, 1)
         check(self.precision in PRECISIONS, "precision", self.precision, f"one of {sorted(PRECISIONS)}")
         check_number(self.grad_clip, "grad_clip", 0)
-        check_number(self.checkpoint_every, "checkpoint_every", 0, integer=True)
 
 
 @dataclass(frozen=True)
@@ -282,8 +280,12 @@ def _plateaued(history, tc: TrainConfig) -> bool:
     return gain <= tc.tol * abs(scores[-1])
 
 
-def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progress=True, checkpoints=None):
+def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progress=True, checkpoints=None,
+                checkpoint_every: int = 0):
     """Train `runs` (one stack key) to their stopping points, saving each to `store` as it finishes.
+
+    With `checkpoint_every` > 0, unfinished runs are checkpointed every that many steps (how often
+    is not part of a run's identity: it does not change the result).
 
     `monitor(stack)` returns a dict of per-model tensors (K,) logged at every evaluation; its
     "score" entry (higher is better) drives the plateau rule. Models that produce a NaN or
@@ -291,7 +293,7 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
     """
     tc = runs[0].train
     stack = Stack(runs, device, checkpoints)
-    t0, failures = time.time(), []
+    t0, failures, resumed_from = time.time(), [], stack.step
     bar = tqdm(total=tc.max_steps, initial=stack.step, desc=f"{len(runs)} x {type(runs[0].model).__name__}",
                disable=not progress, leave=False, mininterval=5)
     force_decay_at = tc.max_steps - math.ceil(tc.decay_frac * tc.max_steps)
@@ -327,11 +329,11 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
                 r, s = stack.runs[k], stack.state[k]
                 final = {n: v for n, v in s["history"][-1].items()}
                 metrics = {"final": final, "steps": t, "saturated": s["saturated"], "decay_start": s["decay_start"],
-                           "n_params": models.n_params(r.model), "stack_size": len(runs),
+                           "n_params": models.n_params(r.model), "stack_size": len(runs), "resumed_from": resumed_from,
                            "stack_wall_s": round(time.time() - t0, 3), "history": s["history"]}
                 store.save(r.run_id(), r.to_dict(), stack.model_weights(k), metrics)
             stack.keep([not e for e in ending])
-        elif tc.checkpoint_every and t % tc.checkpoint_every == 0:
+        elif checkpoint_every and t % checkpoint_every == 0:
             for k, r in enumerate(stack.runs):
                 store.save_checkpoint(r.run_id(), *stack.checkpoint(k))
     bar.close()
@@ -374,7 +376,7 @@ def executor(scheduler: str | None = "in-process"):
     return _CLIENTS[scheduler].get_executor(pure=False)
 
 
-def _train_pending(runs, monitor, store_root, device, progress):
+def _train_pending(runs, monitor, store_root, device, progress, checkpoint_every=0):
     store = RunStore(store_root)
     claimed = [r for r in runs if store.claim(r.run_id())]
     try:
@@ -384,20 +386,21 @@ def _train_pending(runs, monitor, store_root, device, progress):
             by_step.setdefault(ck[1]["step"] if ck else 0, []).append((r, ck))
         for step, items in sorted(by_step.items()):
             rs, cks = [r for r, _ in items], [c for _, c in items]
-            train_group(rs, monitor, store, device, progress, checkpoints=cks if step else None)
+            train_group(rs, monitor, store, device, progress, checkpoints=cks if step else None,
+                        checkpoint_every=checkpoint_every)
     finally:
         for r in claimed:
             store.release(r.run_id())
 
 
 def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto", executor=None,
-          max_stack: int = 64, progress=True, poll_s: float = 2.0) -> list[dict]:
+          max_stack: int = 64, progress=True, poll_s: float = 2.0, checkpoint_every: int = 0) -> list[dict]:
     """Metrics of every run in `runs`: finished runs are loaded, the rest trained in stacks.
 
     Runs are grouped by stack key and trained `max_stack` at a time through `executor`
     (any concurrent.futures.Executor, e.g. a dask.distributed Client; default in-process).
     Interrupted sweeps resume: finished runs are kept, unfinished ones restart from their
-    last checkpoint. Runs claimed by another live process are waited for, not retrained.
+    last checkpoint (written every `checkpoint_every` steps; 0 = none). Runs claimed by another live process are waited for, not retrained.
     """
     store = store or RunStore()
     executor = executor or InProcess()
@@ -410,7 +413,8 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
     for group in pending.values():
         group = list(group.values())
         for i in range(0, len(group), max_stack):
-            futures.append(executor.submit(_train_pending, group[i:i + max_stack], monitor, store.root, dev, progress))
+            futures.append(executor.submit(_train_pending, group[i:i + max_stack], monitor, store.root, dev, progress,
+                                           checkpoint_every))
     errors = []
     for f in futures:
         try:

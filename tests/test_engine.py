@@ -119,10 +119,10 @@ def test_divergence_names_run_and_step_and_writes_nothing(tmp_path):
 
 def test_checkpoint_resume_is_bit_identical(tmp_path):
     """Kill mid-run (simulated: stop after a checkpoint), resume: same weights as uninterrupted."""
-    tc = TC.replace(stop="steps", max_steps=60, checkpoint_every=20)
+    tc = TC.replace(stop="steps", max_steps=60)
     r = runs(ns=(24,), seeds=(0,), tc=tc)
     full = RunStore(tmp_path / "full")
-    sweep(r, capacity_monitor, full, device="cpu", progress=False)
+    sweep(r, capacity_monitor, full, device="cpu", progress=False, checkpoint_every=20)
 
     part = RunStore(tmp_path / "part")
     s = Stack(r)
@@ -132,8 +132,9 @@ def test_checkpoint_resume_is_bit_identical(tmp_path):
             part.save_checkpoint(r[0].run_id(), *s.checkpoint(0))
     ck = part.load_checkpoint(r[0].run_id())
     assert ck[1]["step"] == 20
-    sweep(r, capacity_monitor, part, device="cpu", progress=False)  # resumes from step 20
+    sweep(r, capacity_monitor, part, device="cpu", progress=False, checkpoint_every=20)  # resumes from step 20
     a, b = load_weights(r[0], full), load_weights(r[0], part)
+    assert part.load_metrics(r[0].run_id())["resumed_from"] == 20
     assert all(torch.equal(a[n], b[n]) for n in a)
     assert json.loads((full.dir(r[0].run_id()) / "metrics.json").read_text())["final"] == \
         json.loads((part.dir(r[0].run_id()) / "metrics.json").read_text())["final"]
