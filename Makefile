@@ -22,6 +22,7 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
+	mkdir -p .cache/ipython .cache/matplotlib
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 --display-name "memlib (Python 3)" >/dev/null
 	touch $@
 

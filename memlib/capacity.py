@@ -19,6 +19,7 @@ from memlib.config import Experiment, check, check_number
 from memlib.data import RandomTokens
 from memlib.engine import PRECISIONS, Run, TrainConfig, executor, sweep
 from memlib.models import GPTConfig, n_params
+from memlib.results import read_metrics, write_metrics
 
 # Table 1 of Morris et al. 2025 (capacity in bits, fp32 / bf16) and their mean bits/param:
 # targets to compare with, never results.
@@ -67,8 +68,8 @@ class CapacityConfig(Experiment):
     sweep_size: tuple = (1, 16)  # (n_layer, d_model) of the vocabulary and tied/untied sweeps
     sweep_fracs: tuple = (1.0, 2.0)  # dataset sizes of the sweeps (capacity = max over them)
     check_longer: bool = True  # retrain sweep_size with 4x stricter plateau rule: does capacity rise?
-    paper_point: bool = False  # also train the paper's smallest model: 1 x 32 at V=2048, S=64 (minutes+ on CPU)
-    paper_point_fracs: tuple = (1.0, 2.0)  # around the paper's own capacity for it (339K bits)
+    paper_point: bool = False  # train the paper's smallest model here; False: read its own stage's metrics file
+    paper_point_fracs: tuple = (0.75, 1.5)  # dataset bits / the paper's capacity for it (339K bits)
     device: str = "auto"
     scheduler: str = "in-process"  # in-process | local (a 2-worker dask LocalCluster) | a dask scheduler address
 
@@ -248,3 +249,18 @@ def verdict(m: dict) -> str:
         lines.append(f"paper's smallest model: {pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param "
                      f"(paper {pp['paper_capacity_bits'] / 1e3:.0f}K = {pp['paper_bits_per_param']:.2f}), {pp['wall_s']:.0f} s")
     return "\n".join(lines)
+
+
+def paper_point_result(cfg: CapacityConfig) -> dict | None:
+    """The paper's smallest model: trained here if cfg.paper_point, else the result its own pipeline
+    stage wrote (metrics/01_capacity_paper_point.json; too slow for the laptop budget), else None."""
+    if cfg.paper_point:
+        return paper_point(run_table(cfg.paper_point_runs(), device=cfg.device, scheduler=cfg.scheduler))
+    return read_metrics("01_capacity_paper_point")
+
+
+if __name__ == "__main__":  # python -m memlib.capacity paper-point [scale]: the paper point's own stage
+    import sys
+    check(len(sys.argv) >= 2 and sys.argv[1] == "paper-point", "command", sys.argv[1:], "'paper-point [scale]'")
+    cfg = CapacityConfig.from_params(sys.argv[2] if len(sys.argv) > 2 else "laptop", paper_point=True)
+    write_metrics("01_capacity_paper_point", paper_point_result(cfg))

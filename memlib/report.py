@@ -32,6 +32,18 @@ def render(metrics_dir: Path | None = None) -> str:
         rows.append("| 01 paper's smallest model (80K params, V=2048, S=64) | "
                     + (f"{pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param in {pp['wall_s']:.0f} s"
                        if pp else "not run at this scale") + " | 339K bits = 4.22 bits/param |")
+    f = d / "02_grokking.json"
+    if f.exists():
+        m = json.loads(f.read_text())
+        tag = f"({m['scale']}, p={m['p']}, {100 * m['train_frac']:.0f}% of pairs, d_model={m['d_model']})"
+        rows.append(f"| 02 grokking: step of 99% train / 99% test accuracy, per seed | {m['memorize_step']} / "
+                    f"{m['generalize_step']} {tag} | test long after train (Power et al., Nanda et al.) |")
+        rows.append(f"| 02 grokking without weight decay (same budget) | test 99% at {m['weight_decay_ablation']['generalize_step']} "
+                    "(None: never) | much slower or absent |")
+        t = m["transition"]
+        rows.append(f"| 02 share of sweep models reaching 99% test, dataset bits / capacity < 1 vs ≥ 1 | "
+                    f"{_fmt(t['generalized_share_below_1'], '.2f')} vs {_fmt(t['generalized_share_above_1'], '.2f')} "
+                    f"(α = {m['alpha']:.2f}) | generalization sets in at ratio ≈ 1 (Morris et al.) |")
     return "\n".join(rows)
 
 
