@@ -45,7 +45,7 @@ class CapacityConfig(Experiment):
                       fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), seeds=(0, 1, 2, 3, 4), batch_size=2048, lr=1e-3,
                       max_steps=1_000_000, eval_every=1000, patience=6, tol=0.005,
                       bf16_fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), bf16_seeds=(0, 1, 2, 3, 4),
-                      vocab_sweep=(), check_longer=False, paper_point=True),
+                      vocab_sweep=(), check_longer=False, paper_point=True, paper_point_max_steps=1_000_000),
     }
     vocab_size: int = 64  # V of the main grid
     seq_len: int = 16  # S of the main grid: a sequence holds S*log2(V) bits
@@ -70,6 +70,7 @@ class CapacityConfig(Experiment):
     check_longer: bool = True  # retrain sweep_size with 4x stricter plateau rule: does capacity rise?
     paper_point: bool = False  # train the paper's smallest model here; False: read its own stage's metrics file
     paper_point_fracs: tuple = (0.75, 1.5)  # dataset bits / the paper's capacity for it (339K bits)
+    paper_point_max_steps: int = 6000  # its budget: ~17 min on a 2-core CPU; unsaturated runs are flagged
     device: str = "auto"
     scheduler: str = "in-process"  # in-process | local (a 2-worker dask LocalCluster) | a dask scheduler address
 
@@ -95,6 +96,7 @@ class CapacityConfig(Experiment):
         check(len(self.sweep_size) == 2 and all(isinstance(v, int) and v >= 1 for v in self.sweep_size),
               "sweep_size", self.sweep_size, "an [n_layer, d_model] pair of positive integers")
         check_number(self.alpha_prior, "alpha_prior", 0, lo_open=True)
+        check_number(self.paper_point_max_steps, "paper_point_max_steps", 1, integer=True)
         self.train("fp32")  # validates the optimisation fields with their names
 
     def train(self, precision: str) -> TrainConfig:
@@ -143,7 +145,7 @@ class CapacityConfig(Experiment):
     def paper_point_runs(self) -> list[Run]:
         """The paper's smallest model (1 x 32, V=2048, S=64), N placed around the paper's own 339K bits."""
         alpha_paper = PAPER_TABLE1[(1, 32)][1] / PAPER_TABLE1[(1, 32)][0]
-        cfg = self.replace(alpha_prior=alpha_paper)
+        cfg = self.replace(alpha_prior=alpha_paper, max_steps=self.paper_point_max_steps)
         return cfg.runs(1, 32, vocab_size=2048, seq_len=64, fracs=self.paper_point_fracs, seeds=self.seeds[:1])
 
 

@@ -145,3 +145,15 @@ def test_same_seed_same_metrics(tmp_path):
     a = sweep(r, capacity_monitor, RunStore(tmp_path / "a"), device="cpu", progress=False)
     b = sweep(r, capacity_monitor, RunStore(tmp_path / "b"), device="cpu", progress=False)
     assert a[0]["final"] == b[0]["final"] and a[0]["history"] == b[0]["history"]
+
+
+def test_stack_of_reloads_trained_models(tmp_path):
+    """A stack rebuilt from the store scores each model's data as the trained stack did."""
+    from memlib.engine import stack_of
+    st = RunStore(tmp_path)
+    rs = runs(ns=(8, 24), seeds=(0,), tc=TC.replace(stop="steps", max_steps=40))
+    ms = sweep(rs, capacity_monitor, st, device="cpu", progress=False)
+    got = capacity_monitor(stack_of(rs, st))["memorized_bits"].tolist()
+    assert got == pytest.approx([m["final"]["memorized_bits"] for m in ms], rel=1e-5)
+    with pytest.raises(FileNotFoundError, match="not in the store"):
+        stack_of(runs(ns=(9,), seeds=(0,)), st)
