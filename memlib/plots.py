@@ -58,16 +58,6 @@ def bits_per_param_bars(df, x: str, title: str):
     return fig
 
 
-def training_curves(histories: dict, y: str = "memorized_bits"):
-    """Monitored metric against step for a few runs (label -> history list)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for label, h in histories.items():
-        ax.plot([e["step"] for e in h], [e[y] for e in h], label=label)
-    ax.set(xlabel="step", ylabel=y.replace("_", " "), title="Training to a plateau")
-    ax.legend(fontsize=8)
-    return fig
-
-
 def grokking_curves(df, ys=("train_acc", "test_acc"), hue="seed", title="Grokking: train fits first, test follows"):
     """Metrics against step (log axis), one line per run; solid train, dashed test."""
     fig, ax = plt.subplots(figsize=(6.5, 4))

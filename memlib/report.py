@@ -31,6 +31,7 @@ def render(metrics_dir: Path | None = None) -> str:
         pp = m.get("paper_point")
         rows.append("| 01 paper's smallest model (80K params, V=2048, S=64) | "
                     + (f"{pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param in {pp['wall_s']:.0f} s"
+                       + ("" if pp["saturated"] else " (step budget reached before a plateau: a lower bound)")
                        if pp else "not run at this scale") + " | 339K bits = 4.22 bits/param |")
     f = d / "02_grokking.json"
     if f.exists():
