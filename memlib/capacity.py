@@ -249,7 +249,8 @@ def verdict(m: dict) -> str:
     pp = m["paper_point"]
     if pp:
         lines.append(f"paper's smallest model: {pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param "
-                     f"(paper {pp['paper_capacity_bits'] / 1e3:.0f}K = {pp['paper_bits_per_param']:.2f}), {pp['wall_s']:.0f} s")
+                     f"(paper {pp['paper_capacity_bits'] / 1e3:.0f}K = {pp['paper_bits_per_param']:.2f}), {pp['wall_s']:.0f} s"
+                     + ("" if pp["saturated"] else "; its step budget ended before a plateau, so this is a lower bound"))
     return "\n".join(lines)
 
 

@@ -15,7 +15,6 @@ the steps taken (warmup-stable-decay), and evaluates once more.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 from dataclasses import dataclass

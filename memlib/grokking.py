@@ -277,4 +277,10 @@ def describe(m: dict) -> str:
                  f"{t['generalized_share_below_1']}, at or above 1: {t['generalized_share_above_1']}; "
                  f"smallest ratio that generalized {t['smallest_ratio_generalized']}, largest that did not "
                  f"{t['largest_ratio_not_generalized']}")
+    below, above = t["generalized_share_below_1"], t["generalized_share_above_1"]
+    if below is not None and above is not None:
+        supported = above > below
+        lines.append("verdict: the sweep " + ("supports" if supported else "does not support")
+                     + " generalization setting in as dataset bits / capacity crosses 1 "
+                     f"({100 * (above or 0):.0f}% of models at or above 1 reach 99% test accuracy, {100 * (below or 0):.0f}% below)")
     return "\n".join(lines)
