@@ -399,15 +399,19 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
     Runs are grouped by stack key and trained `max_stack` at a time through `executor`
     (any concurrent.futures.Executor, e.g. a dask.distributed Client; default in-process).
     Interrupted sweeps resume: finished runs are kept, unfinished ones restart from their
-    last checkpoint (written every `checkpoint_every` steps; 0 = none). Runs claimed by another live process are waited for, not retrained.
+    last checkpoint (written every `checkpoint_every` steps; 0 = none). Runs claimed by another
+    live process are waited for, not retrained. Each finished run is verified and read once.
     """
     store = store or RunStore()
     executor = executor or InProcess()
     dev = str(resolve_device(device))
-    pending = {}
+    found, pending = {}, {}
     for r in runs:
-        if not store.done(r.run_id()):
-            pending.setdefault(r.stack_key(), {})[r.run_id()] = r  # dict: duplicates train once
+        rid = r.run_id()
+        if rid not in found:
+            found[rid] = store.load_metrics(rid)
+        if found[rid] is None:
+            pending.setdefault(r.stack_key(), {})[rid] = r  # dict: duplicates train once
     futures = []
     for group in pending.values():
         group = list(group.values())
@@ -422,20 +426,22 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
             errors.append(e)
     if errors:
         raise DivergedError(" | ".join(map(str, errors)))
-    out = []
-    for r in runs:
-        while (m := store.load_metrics(r.run_id())) is None:
-            if not (store.dir(r.run_id()) / "claim").exists():
-                raise RuntimeError(f"run {r.run_id()} was neither finished nor claimed; rerun the sweep")
-            time.sleep(poll_s)  # another process is training it
-        out.append(m)
-    return out
+    for rid, m in found.items():
+        while m is None:
+            m = store.load_metrics(rid)
+            if m is None:
+                if not (store.dir(rid) / "claim").exists():
+                    raise RuntimeError(f"run {rid} was neither finished nor claimed; rerun the sweep")
+                time.sleep(poll_s)  # another process is training it
+        found[rid] = m
+    return [found[r.run_id()] for r in runs]
 
 
 def load_weights(run: Run, store: RunStore | None = None) -> dict:
-    got = (store or RunStore()).load(run.run_id())
+    store = store or RunStore()
+    got = store.load(run.run_id())
     if got is None:
-        raise FileNotFoundError(f"run {run.run_id()} is not in the store {store.root if store else ''}; train it with sweep()")
+        raise FileNotFoundError(f"run {run.run_id()} is not in the store {store.root}; train it with sweep()")
     return got[0]
 
 

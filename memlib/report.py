@@ -26,13 +26,17 @@ def render(metrics_dir: Path | None = None) -> str:
         m = json.loads(f.read_text())
         tag = f"({m['scale']}, V={m['vocab_size']}, S={m['seq_len']})"
         rows.append(f"| 01 capacity, fp32 | α = {_fmt(m['bits_per_param_fp32'], '.2f')} bits/param, "
-                    f"R² {_fmt(m['fit_r2_fp32'], '.3f')} {tag} | 3.83 (mean); 3.6 headline |")
-        rows.append(f"| 01 capacity, bf16 | α = {_fmt(m['bits_per_param_bf16'], '.2f')} bits/param {tag} | 3.51 |")
+                    f"R² {_fmt(m['fit_r2_fp32'], '.3f')} {tag} | {m['paper']['bits_per_param_fp32']} (mean); "
+                    f"{m['paper']['headline']} headline |")
+        rows.append(f"| 01 capacity, bf16 | α = {_fmt(m['bits_per_param_bf16'], '.2f')} bits/param {tag} | "
+                    f"{m['paper']['bits_per_param_bf16']} |")
         pp = m.get("paper_point")
-        rows.append("| 01 paper's smallest model (80K params, V=2048, S=64) | "
-                    + (f"{pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param in {pp['wall_s']:.0f} s"
-                       + ("" if pp["saturated"] else " (step budget reached before a plateau: a lower bound)")
-                       if pp else "not run at this scale") + " | 339K bits = 4.22 bits/param |")
+        if pp:
+            rows.append(f"| 01 paper's smallest model ({pp['n_params'] / 1e3:.0f}K params, V={pp['vocab_size']}, "
+                        f"S={pp['seq_len']}) | {pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param "
+                        f"in {pp['wall_s']:.0f} s"
+                        + ("" if pp["saturated"] else " (step budget reached before a plateau: a lower bound)")
+                        + f" | {pp['paper_capacity_bits'] / 1e3:.0f}K bits = {pp['paper_bits_per_param']:.2f} bits/param |")
     f = d / "02_grokking.json"
     if f.exists():
         m = json.loads(f.read_text())
