@@ -39,11 +39,11 @@ class CapacityConfig(Experiment):
         "smoke": dict(vocab_size=16, seq_len=8, sizes=((1, 4), (1, 8)), fracs=(0.5, 2.0), seeds=(0,),
                       bf16_fracs=(2.0,), sweep_size=(1, 4), sweep_fracs=(2.0,),
                       precisions=("fp32",), max_steps=300, eval_every=25, patience=2, tol=0.02,
-                      vocab_sweep=(8, 32), check_longer=False, paper_point=False),
+                      vocab_sweep=(8, 32), paper_point=False),
         "laptop": dict(),
         "paper": dict(vocab_size=2048, seq_len=64, sizes=tuple((l, d) for l in (1, 2, 4, 8) for d in (32, 64, 128, 256)),
                       fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), seeds=(0, 1, 2, 3, 4), batch_size=2048, lr=1e-3,
-                      max_steps=1_000_000, eval_every=1000, patience=6, tol=0.005,
+                      max_steps=1_000_000, eval_every=1000,
                       bf16_fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), bf16_seeds=(0, 1, 2, 3, 4),
                       vocab_sweep=(), check_longer=False, paper_point=True, paper_point_max_steps=1_000_000),
     }
@@ -61,16 +61,23 @@ class CapacityConfig(Experiment):
     batch_size: int = 64
     max_steps: int = 20000
     eval_every: int = 100
-    patience: int = 6  # evaluations over which the relative gain must stay below tol
-    tol: float = 0.005
+    # Saturation rule (measured on sweep_size, see notebook): constant LR until the memorized bits gained
+    # less than tol (relative) over the last window_frac of all steps so far (and over >= patience
+    # evaluations), then linear decay to 0 over decay_frac of the steps taken.
+    patience: int = 6
+    tol: float = 0.05
+    window_frac: float = 0.5  # 0.5: "the second half of training so far added < tol"
     decay_frac: float = 0.25
+    longer_factor: float = 2.0  # the check: the same runs on a fixed schedule this many times as long
     vocab_sweep: tuple = (16, 64, 256)  # V values at fixed shape (sweep_size), to explain alpha
     sweep_size: tuple = (1, 16)  # (n_layer, d_model) of the vocabulary and tied/untied sweeps
     sweep_fracs: tuple = (1.0, 2.0)  # dataset sizes of the sweeps (capacity = max over them)
-    check_longer: bool = True  # retrain sweep_size with 4x stricter plateau rule: does capacity rise?
+    check_longer: bool = True  # retrain sweep_size for longer_factor x the steps the rule took: does capacity rise?
     paper_point: bool = False  # train the paper's smallest model here; False: read its own stage's metrics file
     paper_point_fracs: tuple = (0.75, 1.5)  # dataset bits / the paper's capacity for it (339K bits)
-    paper_point_max_steps: int = 6000  # its budget: ~17 min on a 2-core CPU; unsaturated runs are flagged
+    paper_point_max_steps: int = 100_000  # a GPU budget (~2.5 ms/step on an H100, ~170 ms on a 2-core CPU)
+    paper_point_checkpoint_every: int = 2000  # checkpoints let the paper point resume across sessions
+    paper_point_check_longer: bool = True  # also train it longer_factor x as long on a fixed schedule
     device: str = "auto"
     scheduler: str = "in-process"  # in-process | local (a 2-worker dask LocalCluster) | a dask scheduler address
 
@@ -96,12 +103,14 @@ class CapacityConfig(Experiment):
         check(len(self.sweep_size) == 2 and all(isinstance(v, int) and v >= 1 for v in self.sweep_size),
               "sweep_size", self.sweep_size, "an [n_layer, d_model] pair of positive integers")
         check_number(self.alpha_prior, "alpha_prior", 0, lo_open=True)
+        check_number(self.longer_factor, "longer_factor", 1, lo_open=True)
         check_number(self.paper_point_max_steps, "paper_point_max_steps", 1, integer=True)
+        check_number(self.paper_point_checkpoint_every, "paper_point_checkpoint_every", 0, integer=True)
         self.train("fp32")  # validates the optimisation fields with their names
 
     def train(self, precision: str) -> TrainConfig:
         return TrainConfig(lr=self.lr, batch_size=self.batch_size, max_steps=self.max_steps,
-                           eval_every=self.eval_every, patience=self.patience, tol=self.tol,
+                           eval_every=self.eval_every, patience=self.patience, tol=self.tol, window_frac=self.window_frac,
                            decay_frac=self.decay_frac, precision=precision, warmup=min(100, self.max_steps // 10))
 
     def runs(self, n_layer, d_model, vocab_size=None, seq_len=None, fracs=None, precision="fp32",
@@ -131,10 +140,20 @@ class CapacityConfig(Experiment):
                                  seeds=self.bf16_seeds if bf else self.seeds)
         return out
 
-    def longer_runs(self) -> list[Run]:
-        """sweep_size again with a 4x stricter plateau rule (half the tolerance, twice the patience) and 4x the budget."""
-        tc = self.train("fp32").replace(tol=self.tol / 2, patience=self.patience * 2, max_steps=self.max_steps * 4)
+    def check_runs(self) -> list[Run]:
+        """The runs the longer-training check starts from: sweep_size over sweep_fracs, under the plateau rule."""
+        return self.runs(*self.sweep_size, fracs=self.sweep_fracs)
+
+    def longer_runs(self, steps: int) -> list[Run]:
+        """check_runs on a fixed schedule of longer_factor x `steps` (the steps the rule took): same
+        warmup, constant LR, then the same linear decay over the last decay_frac."""
+        tc = self.train("fp32").replace(stop="steps", max_steps=math.ceil(self.longer_factor * steps))
         return self.runs(*self.sweep_size, fracs=self.sweep_fracs, train=tc)
+
+    def notebook_runs(self, check_steps: int | None = None) -> list[Run]:
+        """Every run notebook 01 trains here (the longer check's need the steps its base runs took)."""
+        out = self.grid() + self.vocab_runs() + self.tied_runs()
+        return out + (self.check_runs() + self.longer_runs(check_steps) if check_steps else [])
 
     def vocab_runs(self) -> list[Run]:
         return [r for V in self.vocab_sweep for r in self.runs(*self.sweep_size, vocab_size=V, fracs=self.sweep_fracs)]
@@ -148,6 +167,12 @@ class CapacityConfig(Experiment):
         cfg = self.replace(alpha_prior=alpha_paper, max_steps=self.paper_point_max_steps)
         return cfg.runs(1, 32, vocab_size=2048, seq_len=64, fracs=self.paper_point_fracs, seeds=self.seeds[:1])
 
+    def paper_point_longer_runs(self, steps: int) -> list[Run]:
+        """The paper point on a fixed schedule of longer_factor x `steps`."""
+        tc = self.replace(max_steps=self.paper_point_max_steps).train("fp32")
+        return [r.replace(train=tc.replace(stop="steps", max_steps=math.ceil(self.longer_factor * steps)))
+                for r in self.paper_point_runs()]
+
 
 def table(runs: list[Run], results: list[dict]) -> pd.DataFrame:
     """One row per trained run: shape, data, memorized bits, training length."""
@@ -158,14 +183,30 @@ def table(runs: list[Run], results: list[dict]) -> pd.DataFrame:
                          seq_len=d.seq_len, tied=r.model.tied, precision=r.train.precision, seed=r.seed,
                          n_params=m["n_params"], n_seqs=d.n_seqs, dataset_bits=d.n_seqs * d.seq_len * math.log2(d.vocab_size),
                          memorized_bits=m["final"]["memorized_bits"], steps=m["steps"], saturated=m["saturated"],
-                         wall_s=m["stack_wall_s"],
-                         max_steps=r.train.max_steps, tol=r.train.tol, patience=r.train.patience))
+                         wall_s=m.get("wall_s", m["stack_wall_s"]), device=m.get("device", "unrecorded"),
+                         decay_start=m["decay_start"],
+                         max_steps=r.train.max_steps, tol=r.train.tol, patience=r.train.patience,
+                         window_frac=r.train.window_frac, decay_frac=r.train.decay_frac))
     return pd.DataFrame(rows)
 
 
 def run_table(runs: list[Run], device="auto", scheduler="in-process", **kw) -> pd.DataFrame:
     """Train (or load) `runs` (on a dask scheduler if given) and tabulate them."""
     return table(runs, sweep(runs, capacity_monitor, device=device, executor=executor(scheduler), **kw))
+
+
+def train_seconds(runs: list[Run], store=None) -> float:
+    """Wall time spent training `runs` (finished, in the store): each training session's (stack's)
+    time, summed over sessions. Loaded runs report the time of the session that trained them."""
+    from memlib.store import RunStore
+    store = store or RunStore()
+    per_stack = {}
+    for rid in {r.run_id() for r in runs}:
+        m = store.load_metrics(rid)
+        check(m is not None, "runs", rid, "runs already trained into the store")
+        key = m.get("stack_id", rid)  # runs trained before stack ids were recorded count alone
+        per_stack[key] = max(per_stack.get(key, 0.0), m.get("wall_s", m["stack_wall_s"]))
+    return float(sum(per_stack.values()))
 
 
 def capacities(df: pd.DataFrame) -> pd.DataFrame:
@@ -207,11 +248,30 @@ def paper_point(df: pd.DataFrame) -> dict:
     c = capacities(df).iloc[0]
     return {"n_params": int(c.n_params), "vocab_size": int(c.vocab_size), "seq_len": int(c.seq_len),
             "capacity_bits": float(c.capacity_bits), "bits_per_param": float(c.bits_per_param),
-            "saturated": bool(c.all_saturated), "wall_s": float(df.wall_s.max()),
+            "saturated": bool(c.all_saturated), "wall_s": float(df.wall_s.max()), "device": str(df.device.iloc[0]),
+            "steps": int(df.steps.max()), "max_steps": int(df.max_steps.max()), "decay_start": int(df.decay_start.max()),
+            "plateau_rule": {k: df[k].iloc[0].item() for k in ("tol", "patience", "window_frac", "decay_frac")},
             "paper_capacity_bits": PAPER_TABLE1[(1, 32)][1], "paper_bits_per_param": PAPER_TABLE1[(1, 32)][1] / PAPER_TABLE1[(1, 32)][0]}
 
 
-def summarize(cfg: CapacityConfig, df, caps, fits, vocab, tied, check_longer, paper_pt) -> dict:
+def longer_gain(base: pd.DataFrame, longer: pd.DataFrame) -> dict:
+    """Capacity (mean over seeds of the max over N) under the plateau rule and when trained longer."""
+    cap = lambda df: float(df.groupby("seed").memorized_bits.max().mean())
+    out = {"capacity_bits": cap(base), "capacity_bits_longer": cap(longer),
+           "steps": int(base.steps.max()), "steps_longer": int(longer.steps.max()),
+           "base_saturated": bool(base.saturated.all())}  # did the rule (not the budget) stop every base run?
+    out["relative_gain"] = out["capacity_bits_longer"] / out["capacity_bits"] - 1
+    return out
+
+
+def check_longer(cfg: CapacityConfig) -> dict:
+    """Would longer training raise capacity? check_runs under the rule, then longer_factor x as long."""
+    base = run_table(cfg.check_runs(), device=cfg.device, scheduler=cfg.scheduler)
+    longer = run_table(cfg.longer_runs(int(base.steps.max())), device=cfg.device, scheduler=cfg.scheduler)
+    return longer_gain(base, longer)
+
+
+def summarize(cfg: CapacityConfig, df, caps, fits, vocab, tied, check_longer, paper_pt, train_s=None) -> dict:
     """The notebook's metrics: fitted alpha per precision, every model's capacity, the side studies."""
     get = lambda p, k: fits[p][k] if p in fits else None
     return {
@@ -219,6 +279,7 @@ def summarize(cfg: CapacityConfig, df, caps, fits, vocab, tied, check_longer, pa
         "bits_per_param_fp32": get("fp32", "alpha"), "bits_per_param_bf16": get("bf16", "alpha"),
         "fit_r2_fp32": get("fp32", "r2"), "fits": fits,
         "all_saturated": bool(df.saturated.all()), "n_runs": int(len(df)),
+        "train_wall_s": train_s,  # training time of every run this notebook used, from an empty run store
         "models": [{"n_params": int(r.n_params), "n_layer": int(r.n_layer), "d_model": int(r.d_model),
                     "precision": r.precision, "seed": int(r.seed), "capacity_bits": float(r.capacity_bits),
                     "saturated": bool(r.all_saturated)} for r in caps.itertuples()],
@@ -237,6 +298,8 @@ def verdict(m: dict) -> str:
     """A plain-language summary of measured metrics beside the paper's numbers."""
     lines = [f"scale={m['scale']}: V={m['vocab_size']}, S={m['seq_len']}, {m['n_runs']} models, "
              f"all saturated: {m['all_saturated']}"]
+    if m.get("train_wall_s"):
+        lines.append(f"training time of all this notebook's runs (from an empty run store): {m['train_wall_s'] / 60:.1f} min")
     for p in ("fp32", "bf16"):
         a = m[f"bits_per_param_{p}"]
         if a is not None:
@@ -245,12 +308,20 @@ def verdict(m: dict) -> str:
     if m["bits_per_param_fp32"] and m["bits_per_param_bf16"]:
         lines.append(f"bf16/fp32 capacity ratio: {m['bits_per_param_bf16'] / m['bits_per_param_fp32']:.3f} (paper {3.51 / 3.83:.3f})")
     if m["check_longer"]:
-        lines.append(f"stricter stopping changed capacity by {100 * m['check_longer']['relative_gain']:+.1f}%")
+        c = m["check_longer"]
+        lines.append(f"training {c['steps_longer'] / c['steps']:.1f}x as long ({c['steps_longer']} steps, fixed schedule) "
+                     f"changed capacity by {100 * c['relative_gain']:+.1f}%")
     pp = m["paper_point"]
     if pp:
         lines.append(f"paper's smallest model: {pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param "
-                     f"(paper {pp['paper_capacity_bits'] / 1e3:.0f}K = {pp['paper_bits_per_param']:.2f}), {pp['wall_s']:.0f} s"
-                     + ("" if pp["saturated"] else "; its step budget ended before a plateau, so this is a lower bound"))
+                     f"(paper {pp['paper_capacity_bits'] / 1e3:.0f}K = {pp['paper_bits_per_param']:.2f}), "
+                     f"{pp.get('steps', '?')} steps, {pp['wall_s']:.0f} s on {pp.get('device', 'an unrecorded device')}"
+                     + ("; the plateau rule stopped it" if pp["saturated"] else
+                        "; its step budget ended before a plateau, so this is a lower bound"))
+        if pp.get("longer"):
+            c = pp["longer"]
+            lines.append(f"  trained {c['steps_longer'] / c['steps']:.1f}x as long ({c['steps_longer']} steps): "
+                         f"{c['capacity_bits_longer'] / pp['n_params']:.2f} bits/param ({100 * c['relative_gain']:+.1f}%)")
     return "\n".join(lines)
 
 
@@ -258,7 +329,14 @@ def paper_point_result(cfg: CapacityConfig) -> dict | None:
     """The paper's smallest model: trained here if cfg.paper_point, else the result its own pipeline
     stage wrote (metrics/01_capacity_paper_point.json; too slow for the laptop budget), else None."""
     if cfg.paper_point:
-        return paper_point(run_table(cfg.paper_point_runs(), device=cfg.device, scheduler=cfg.scheduler))
+        kw = dict(device=cfg.device, scheduler=cfg.scheduler, checkpoint_every=cfg.paper_point_checkpoint_every)
+        df = run_table(cfg.paper_point_runs(), **kw)
+        out = paper_point(df)
+        if cfg.paper_point_check_longer:
+            longer = run_table(cfg.paper_point_longer_runs(int(df.steps.max())), **kw)
+            out["longer"] = {**longer_gain(df, longer), "wall_s": float(longer.wall_s.max()),
+                             "device": str(longer.device.iloc[0])}
+        return out
     return read_metrics("01_capacity_paper_point")
 
 

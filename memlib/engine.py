@@ -9,7 +9,8 @@ batched kernels). Parameters live as (K, ...) tensors; GPTs use a hand-written s
 
 Stopping: `stop="steps"` trains a fixed budget; `stop="plateau"` trains at constant learning
 rate until the monitored score (e.g. memorized bits) gains less than `tol` (relative) over
-`patience` evaluations, then decays the learning rate linearly to zero over `decay_frac` of
+`patience` evaluations (or, with `window_frac` > 0, over the last `window_frac` of the steps
+taken if that is longer), then decays the learning rate linearly to zero over `decay_frac` of
 the steps taken (warmup-stable-decay), and evaluates once more.
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ class TrainConfig(Config):
     eval_every: int = 200  # steps between evaluations of the monitor
     patience: int = 4  # plateau: evaluations over which the gain is measured
     tol: float = 0.01  # plateau: relative gain over `patience` evaluations below which we stop
+    window_frac: float = 0.0  # plateau: the gain is measured over max(patience evaluations, window_frac * steps)
     decay_frac: float = 0.25  # final linear decay to 0, as a fraction of the steps before it
     precision: str = "fp32"  # fp32 | bf16 (parameters stored and trained in bf16)
     grad_clip: float = 0.0  # per-model global gradient norm clip; 0 = off
@@ -60,6 +62,7 @@ class TrainConfig(Config):
         check_number(self.eval_every, "eval_every", 1, integer=True)
         check_number(self.patience, "patience", 1, integer=True)
         check_number(self.tol, "tol", 0)
+        check_number(self.window_frac, "window_frac", 0, 0.95)
         check_number(self.decay_frac, "decay_frac", 0, 1)
         check(self.precision in PRECISIONS, "precision", self.precision, f"one of {sorted(PRECISIONS)}")
         check_number(self.grad_clip, "grad_clip", 0)
@@ -272,10 +275,20 @@ class Stack:
 
 
 def _plateaued(history, tc: TrainConfig) -> bool:
+    """True when the score gained at most `tol` (relative to its current value) since the reference
+    evaluation: `patience` evaluations back, or further back if that is less than `window_frac` of
+    the steps taken (window_frac = 0.5: the second half of training so far added at most `tol`)."""
     scores = [h["score"] for h in history]
     if len(scores) <= tc.patience or scores[-1] <= 0:
         return False
-    gain = scores[-1] - scores[-1 - tc.patience]
+    ref = len(scores) - 1 - tc.patience
+    if tc.window_frac:
+        since = history[-1]["step"] * (1 - tc.window_frac)  # the window starts at or before this step
+        before = [i for i, h in enumerate(history) if h["step"] <= since]
+        if not before:
+            return False
+        ref = min(ref, before[-1])
+    gain = scores[-1] - scores[ref]
     return gain <= tc.tol * abs(scores[-1])
 
 
@@ -293,6 +306,10 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
     tc = runs[0].train
     stack = Stack(runs, device, checkpoints)
     t0, failures, resumed_from = time.time(), [], stack.step
+    for s in stack.state:  # training time so far, carried through checkpoints
+        s["wall_before"] = s.get("wall_s", 0.0)
+    where = f"cuda: {torch.cuda.get_device_name(stack.device)}" if stack.device.type == "cuda" else str(stack.device)
+    stack_id = f"{runs[0].run_id()}-{int(t0 * 1e3)}"  # names this training session (the runs it trained together)
     bar = tqdm(total=tc.max_steps, initial=stack.step, desc=f"{len(runs)} x {type(runs[0].model).__name__}",
                disable=not progress, leave=False, mininterval=5)
     force_decay_at = tc.max_steps - math.ceil(tc.decay_frac * tc.max_steps)
@@ -329,11 +346,13 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
                 final = {n: v for n, v in s["history"][-1].items()}
                 metrics = {"final": final, "steps": t, "saturated": s["saturated"], "decay_start": s["decay_start"],
                            "n_params": models.n_params(r.model), "stack_size": len(runs), "resumed_from": resumed_from,
-                           "stack_wall_s": round(time.time() - t0, 3), "history": s["history"]}
+                           "stack_wall_s": round(time.time() - t0, 3), "device": where, "stack_id": stack_id,
+                           "wall_s": round(s["wall_before"] + time.time() - t0, 3), "history": s["history"]}
                 store.save(r.run_id(), r.to_dict(), stack.model_weights(k), metrics)
             stack.keep([not e for e in ending])
         elif checkpoint_every and t % checkpoint_every == 0:
             for k, r in enumerate(stack.runs):
+                stack.state[k]["wall_s"] = round(stack.state[k]["wall_before"] + time.time() - t0, 3)
                 store.save_checkpoint(r.run_id(), *stack.checkpoint(k))
     bar.close()
     if failures:

@@ -1,0 +1,103 @@
+"""The capacity experiment's stopping rule and paper point bookkeeping."""
+import math
+import random
+
+import pytest
+
+from memlib.capacity import CapacityConfig
+from memlib.config import ConfigError
+from memlib.engine import TrainConfig, _plateaued
+
+
+def history(fn, steps, every=100):
+    return [{"step": t, "score": fn(t)} for t in range(every, steps + 1, every)]
+
+
+LOG = lambda t: 1000 * math.log(t)  # memorized bits that keep rising ~log(steps): never a true plateau
+FLAT = lambda t: 5000 * (1 - math.exp(-t / 500))  # saturates: gains vanish after ~3000 steps
+
+
+def test_default_rule_is_unchanged():
+    """window_frac=0 is today's rule: the gain over the last `patience` evaluations."""
+    tc = TrainConfig(eval_every=100, patience=6, tol=0.005)
+    h = history(LOG, 20000)
+    assert _plateaued(h, tc)  # at t=20000 the last 6 evaluations of log growth gain 0.3% (< 0.5%)
+    scores = [x["score"] for x in h]
+    assert (scores[-1] - scores[-7]) <= 0.005 * scores[-1]
+    assert not _plateaued(h[:6], tc)  # too few evaluations to judge
+    old = lambda h, tc: (len(h) > tc.patience and h[-1]["score"] > 0
+                         and h[-1]["score"] - h[-1 - tc.patience]["score"] <= tc.tol * abs(h[-1]["score"]))
+    rng = random.Random(0)
+    for _ in range(300):  # random histories, with off-grid evaluation steps: the same decision as the old rule
+        steps = sorted(rng.sample(range(1, 5000), rng.randint(1, 30)))
+        score = 0.0
+        h = [{"step": t, "score": (score := score + rng.uniform(-5, 20))} for t in steps]
+        tc = TrainConfig(patience=rng.randint(1, 8), tol=rng.choice([0.0, 0.005, 0.05, 0.2]))
+        assert _plateaued(h, tc) == old(h, tc)
+
+
+def test_relative_window_does_not_stop_on_log_growth():
+    """With window_frac the gain is measured over a share of all steps so far, so slow steady
+    growth (here +6 to +9% per doubling of steps) is not mistaken for a plateau, where the short
+    window stops it."""
+    tc = TrainConfig(eval_every=100, patience=6, tol=0.005, window_frac=0.5)
+    for steps in (2000, 20000, 200000):
+        assert not _plateaued(history(LOG, steps), tc), steps
+    assert _plateaued(history(LOG, 20000), tc.replace(window_frac=0.0))  # the short window would stop
+
+
+def test_relative_window_stops_on_a_real_plateau():
+    tc = TrainConfig(eval_every=100, patience=6, tol=0.005, window_frac=0.5)
+    assert not _plateaued(history(FLAT, 1000), tc)
+    assert _plateaued(history(FLAT, 8000), tc)
+
+
+def test_relative_window_needs_history_that_reaches_back():
+    """The reference evaluation must lie at or before (1 - window_frac) * steps; otherwise no decision."""
+    tc = TrainConfig(eval_every=100, patience=2, tol=0.5, window_frac=0.9)
+    h = [{"step": t, "score": 1000.0} for t in (500, 600, 700)]  # evaluations began late (e.g. resumed)
+    assert not _plateaued(h, tc)
+    assert _plateaued([{"step": 50, "score": 1000.0}] + h, tc)
+
+
+def test_window_frac_is_validated_and_reaches_the_train_config(monkeypatch):
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    with pytest.raises(ConfigError, match="window_frac"):
+        TrainConfig(window_frac=1.0)
+    with pytest.raises(ConfigError, match="window_frac"):
+        CapacityConfig.from_params("laptop", window_frac=-0.1)
+    cfg = CapacityConfig.from_params("laptop")
+    assert cfg.train("fp32").window_frac == cfg.window_frac
+    assert all(r.train.window_frac == cfg.window_frac for r in cfg.paper_point_runs())
+    with pytest.raises(ConfigError, match="paper_point_checkpoint_every"):
+        CapacityConfig.from_params("laptop", paper_point_checkpoint_every=-1)
+
+
+def test_default_train_config_hash_is_unchanged():
+    """Adding window_frac (default 0) must not rename any stored run."""
+    assert "window_frac" not in TrainConfig().non_default()
+    assert TrainConfig(window_frac=0.0).run_id() == TrainConfig().run_id()
+
+
+def test_longer_check_trains_the_same_runs_longer_on_a_fixed_schedule(monkeypatch):
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = CapacityConfig.from_params("laptop")
+    base, longer = cfg.check_runs(), cfg.longer_runs(5000)
+    assert [(r.model, r.data, r.seed) for r in base] == [(r.model, r.data, r.seed) for r in longer]
+    assert all(r.train.stop == "steps" and r.train.max_steps == math.ceil(cfg.longer_factor * 5000) for r in longer)
+    assert all(r.train.replace(stop="plateau", max_steps=cfg.max_steps) == b.train for r, b in zip(longer, base))
+    pp = cfg.paper_point_longer_runs(15250)
+    assert [r.data for r in pp] == [r.data for r in cfg.paper_point_runs()]
+    assert all(r.train.stop == "steps" and r.train.max_steps == 30500 for r in pp)
+
+
+def test_longer_gain_compares_capacity_per_seed():
+    import pandas as pd
+
+    from memlib.capacity import longer_gain
+    base = pd.DataFrame(dict(seed=[0, 0, 1, 1], memorized_bits=[90.0, 100, 80, 100], steps=[10, 20, 10, 30],
+                             saturated=[True] * 4))
+    longer = base.assign(memorized_bits=[95.0, 103, 80, 105], steps=[60] * 4)
+    g = longer_gain(base, longer)
+    assert g["capacity_bits"] == 100 and g["capacity_bits_longer"] == 104
+    assert math.isclose(g["relative_gain"], 0.04) and g["steps"] == 30 and g["steps_longer"] == 60
