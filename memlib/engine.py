@@ -16,7 +16,9 @@ the steps taken (warmup-stable-decay), and evaluates once more.
 from __future__ import annotations
 
 import copy
+import functools
 import math
+import os
 import time
 from dataclasses import dataclass
 
@@ -29,6 +31,12 @@ from memlib.config import Config, check, check_number
 from memlib.store import RunStore
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+# torch.compile of the whole training step (forward, backward, AdamW) for models with a hand-written
+# stacked forward: "auto" compiles on CUDA only. On the 2-core CPU a compile costs ~20 s per shape and
+# stack size and saves ~35% per step (benchmarks/RESULTS.md), so it pays only for long runs there:
+# MEMLIB_COMPILE=on|off|auto, or Stack(..., compile=True/False). Compiled steps equal eager ones up
+# to float rounding; eager (the CPU default) keeps runs bit-reproducible across resumes.
+COMPILE = os.environ.get("MEMLIB_COMPILE", "auto")
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ def resolve_device(device: str = "auto") -> torch.device:
 class Stack:
     """K models of one config, stacked: forward, per-example code lengths, AdamW steps."""
 
-    def __init__(self, runs: list[Run], device="cpu", checkpoints=None):
+    def __init__(self, runs: list[Run], device="cpu", checkpoints=None, compile=None):
         self.runs = list(runs)
         self.cfg, self.tc = runs[0].model, runs[0].train
         self.device = torch.device(device)
@@ -126,6 +134,8 @@ class Stack:
         for v in self.p.values():
             v.requires_grad_(True)
         self._load_pool()
+        self._fixed = None  # cached full-batch rows of _batch; reset when models leave the stack
+        self._step_fn = _compiled_step(self, COMPILE if compile is None else compile)
 
     # --- data ----------------------------------------------------------------------------
     def _load_pool(self):
@@ -151,18 +161,21 @@ class Stack:
         return [len(o) for o in self.own]
 
     def _batch(self):
-        """Indices (K, B) and weights (K, B) of this step's batch for every model."""
-        B = min(self.tc.batch_size, max(self.counts))
-        idx, w = [], []
-        for own, g in zip(self.own, self.gens):
-            if len(own) <= B:  # full batch, padded with zero-weight slots
-                pad = B - len(own)
-                idx.append(torch.cat([own, own[:1].expand(pad)]))
-                w.append(torch.cat([torch.ones(len(own)), torch.zeros(pad)]))
-            else:
-                idx.append(own[torch.randint(len(own), (B,), generator=g)])
-                w.append(torch.ones(B))
-        return torch.stack(idx).to(self.device), torch.stack(w).to(self.device)
+        """Indices (K, B) and weights (K, B) of this step's batch for every model.
+
+        Models with at most B examples train full-batch (padded with zero-weight slots; their rows
+        are built once and cached); the others draw B indices from their own generator each step.
+        """
+        if self._fixed is None:
+            B = min(self.tc.batch_size, max(self.counts))
+            rows = [torch.cat([own, own[:1].expand(B - len(own))]) if len(own) <= B else None for own in self.own]
+            w = torch.stack([torch.cat([torch.ones(len(own)), torch.zeros(B - len(own))]) if len(own) <= B
+                             else torch.ones(B) for own in self.own]).to(self.device)
+            self._fixed = B, rows, w
+        B, rows, w = self._fixed
+        idx = [r if r is not None else own[torch.randint(len(own), (B,), generator=g)]
+               for r, own, g in zip(rows, self.own, self.gens)]
+        return torch.stack(idx).to(self.device), w
 
     # --- model ---------------------------------------------------------------------------
     def forward(self, p, x):
@@ -210,6 +223,8 @@ class Stack:
     def train_step(self):
         """One AdamW step for every model; returns per-model training loss (nats/token), (K,)."""
         idx, w = self._batch()
+        if self._step_fn is not None:
+            return self._compiled_train_step(idx, w)
         tokens = models.TOKENS_PER_EXAMPLE.get(type(self.cfg), lambda c: 1)(self.cfg)
         ex = models.EXAMPLE_NATS[type(self.cfg)](self.forward(self.p, self.x[idx]), self.y[idx])  # (K, B)
         loss = (ex * w).sum(1) / (w.abs().sum(1).clamp_min(1) * tokens)  # (K,)
@@ -240,8 +255,18 @@ class Stack:
                 p32 = p32 * (1 - lr_k * tc.weight_decay)
             p.copy_((p32 - lr_k * upd).to(self.dtype))  # bf16 parameters: rounded to nearest here
 
+    def _compiled_train_step(self, idx, w):
+        self.step += 1
+        (b1, b2), t = self.tc.betas, self.step
+        bc = torch.tensor([1 - b1**t, 1 - b2**t], device=self.device)  # tensors: no recompile per step
+        p = {k: v.detach() for k, v in self.p.items()}
+        p, self.m, self.v, loss = self._step_fn(p, self.m, self.v, self.x[idx], self.y[idx], w, self.lr(), bc[0], bc[1])
+        self.p = {k: v.requires_grad_(True) for k, v in p.items()}
+        return loss.detach()
+
     def keep(self, mask: list[bool]):
         """Drop the models whose mask entry is False (they finished or failed)."""
+        self._fixed = None
         sel = torch.tensor([i for i, k in enumerate(mask) if k], dtype=torch.long, device=self.device)
         for d in (self.p, self.m, self.v):
             for k in d:
@@ -272,6 +297,51 @@ class Stack:
         for g, (t, s) in zip(self.gens, checkpoints):
             g.set_state(t["gen"])
         self.state = [{k: v for k, v in s.items() if k not in ("step", "sha256")} for _, s in checkpoints]
+
+
+def _step_math(forward, example_nats, tokens, tc, dtype, decay, p, m, v, x, y, w, lr, bc1, bc2):
+    """One training step as a pure function (the one torch.compile fuses): the loss of
+    `Stack.train_step`, its gradient, and `Stack._adamw`'s update; returns new (p, m, v) and the loss."""
+    def total(p):
+        ex = example_nats(forward(p, x), y)  # (K, B)
+        loss = (ex * w).sum(1) / (w.abs().sum(1).clamp_min(1) * tokens)
+        return loss.sum(), loss
+    g, loss = torch.func.grad(total, has_aux=True)(p)
+    (b1, b2), K = tc.betas, lr.shape[0]
+    if tc.grad_clip:
+        norm = sum(gk.float().pow(2).reshape(K, -1).sum(1) for gk in g.values()).sqrt()
+        scale = (tc.grad_clip / (norm + 1e-6)).clamp(max=1.0)
+    P, M, V = {}, {}, {}
+    for k in p:
+        shape = (K,) + (1,) * (p[k].dim() - 1)
+        gk = g[k].float()
+        if tc.grad_clip:
+            gk = gk * scale.view(shape)
+        M[k] = m[k].lerp(gk, 1 - b1)
+        V[k] = v[k] * b2 + gk * gk * (1 - b2)
+        upd = (M[k] / bc1) / ((V[k] / bc2).sqrt() + tc.eps)
+        lr_k = lr.view(shape)
+        p32 = p[k].float()
+        if decay[k] and tc.weight_decay:
+            p32 = p32 * (1 - lr_k * tc.weight_decay)
+        P[k] = (p32 - lr_k * upd).to(dtype).to(p[k].dtype)
+    return P, M, V, loss
+
+
+def _compiled_step(stack, mode):
+    """The torch.compile'd step for `stack`, or None (eager): see COMPILE."""
+    check(mode in ("auto", "on", "off", True, False), "compile", mode, "'auto', 'on', 'off', True or False")
+    on = stack.device.type == "cuda" if mode == "auto" else mode in ("on", True)
+    fwd = models.STACKED.get(type(stack.cfg))
+    if not on or fwd is None:
+        return None
+    dyn = torch._dynamo.config  # a stack recompiles when its size K changes; allow one compile per shape and K
+    limit = "recompile_limit" if hasattr(dyn, "recompile_limit") else "cache_size_limit"
+    setattr(dyn, limit, max(getattr(dyn, limit), 64))
+    tokens = models.TOKENS_PER_EXAMPLE.get(type(stack.cfg), lambda c: 1)(stack.cfg)
+    return torch.compile(functools.partial(_step_math, functools.partial(fwd, stack.cfg),
+                                           models.EXAMPLE_NATS[type(stack.cfg)], tokens, stack.tc, stack.dtype,
+                                           dict(stack.decay)))
 
 
 def _plateaued(history, tc: TrainConfig) -> bool:
