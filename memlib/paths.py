@@ -8,7 +8,7 @@ ROOT = Path(os.environ.get("MEMLIB_ROOT", Path(__file__).resolve().parent.parent
 RUNS = Path(os.environ.get("MEMLIB_RUNS", ROOT / "runs"))  # the run store (gitignored)
 METRICS = Path(os.environ.get("MEMLIB_METRICS", ROOT / "metrics"))  # tests point these at a temp dir
 FIGURES = Path(os.environ.get("MEMLIB_FIGURES", ROOT / "figures"))
-DATA = ROOT / "data"
+DATA = Path(os.environ.get("MEMLIB_DATA", ROOT / "data"))  # prepared datasets (DVC outputs)
 CACHE = ROOT / ".cache"
 
 

@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SECTIONS = {"01_capacity": "capacity", "02_grokking": "grokking"}
+SECTIONS = {"01_capacity": "capacity", "02_grokking": "grokking", "03_text_generalization": "text"}
 
 
 def cells(nb):
@@ -65,6 +65,19 @@ def test_grokking_smoke_run_writes_metrics(tmp_path):
         assert row["ratio"] > 0 and 0 <= row["final_test_acc"] <= 1
     for name in ("curves", "no_wd", "bits", "ratio"):
         assert figure(f"02_grokking_{name}") > 10_000
+
+
+def test_text_smoke_run_writes_metrics(tmp_path):
+    m = smoke("03_text_generalization", tmp_path)
+    assert m["scale"] == "smoke" and m["vocab_size"] == 300 and m["seq_len"] == 16
+    assert m["n_train_pool_sequences"] > 0 and m["n_heldout_sequences"] > 0 and m["duplicates_removed"] >= 0
+    assert len(m["curves"]) == 2 * 3
+    for row in m["curves"]:
+        assert set(row) >= {"n_params", "n_train", "dataset_bits", "unintended_mem_bits", "train_loss", "test_loss"}
+        assert row["dataset_bits"] > 0 and row["unintended_mem_bits"] >= 0 and row["test_loss"] > 0
+    assert len(m["peaks"]) == 2
+    for name in ("unintended", "losses", "ratio"):
+        assert figure(f"03_text_{name}") > 10_000
 
 
 def test_bad_papermill_parameter_fails_before_training(tmp_path, monkeypatch):

