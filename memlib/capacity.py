@@ -279,7 +279,8 @@ def summarize(cfg: CapacityConfig, df, caps, fits, vocab, tied, check_longer, pa
         "bits_per_param_fp32": get("fp32", "alpha"), "bits_per_param_bf16": get("bf16", "alpha"),
         "fit_r2_fp32": get("fp32", "r2"), "fits": fits,
         "all_saturated": bool(df.saturated.all()), "n_runs": int(len(df)),
-        "train_wall_s": train_s,  # training time of every run this notebook used, from an empty run store
+        "n_unsaturated": int(len(df) - df.saturated.astype(bool).sum()),  # runs whose max_steps came before a plateau
+        "training": {"wall_s": train_s},  # training time of every run this notebook used, from an empty run store
         "models": [{"n_params": int(r.n_params), "n_layer": int(r.n_layer), "d_model": int(r.d_model),
                     "precision": r.precision, "seed": int(r.seed), "capacity_bits": float(r.capacity_bits),
                     "saturated": bool(r.all_saturated)} for r in caps.itertuples()],
@@ -297,9 +298,10 @@ def summarize(cfg: CapacityConfig, df, caps, fits, vocab, tied, check_longer, pa
 def verdict(m: dict) -> str:
     """A plain-language summary of measured metrics beside the paper's numbers."""
     lines = [f"scale={m['scale']}: V={m['vocab_size']}, S={m['seq_len']}, {m['n_runs']} models, "
-             f"all saturated: {m['all_saturated']}"]
-    if m.get("train_wall_s"):
-        lines.append(f"training time of all this notebook's runs (from an empty run store): {m['train_wall_s'] / 60:.1f} min")
+             f"all saturated: {m['all_saturated']}"
+             + (f" ({m['n_unsaturated']} reached max_steps before the plateau rule stopped them)" if m.get("n_unsaturated") else "")]
+    if (m.get("training") or {}).get("wall_s"):
+        lines.append(f"training time of all this notebook's runs (from an empty run store): {m['training']['wall_s'] / 60:.1f} min")
     for p in ("fp32", "bf16"):
         a = m[f"bits_per_param_{p}"]
         if a is not None:
