@@ -32,8 +32,9 @@ from memlib.store import RunStore
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 # torch.compile of the whole training step (forward, backward, AdamW) for models with a hand-written
-# stacked forward: "auto" compiles on CUDA only. On the 2-core CPU a compile costs ~20 s per shape and
-# stack size and saves ~35% per step (benchmarks/RESULTS.md), so it pays only for long runs there:
+# stacked forward: "auto" compiles on CUDA only (1.2-2.5x faster steps on an H100). On the 2-core CPU a
+# compile costs 23-57 s per shape and stack size and saved 46% of a step at 1x8 but nothing at 1x16 or
+# larger (benchmarks/RESULTS.md), so it is off there:
 # MEMLIB_COMPILE=on|off|auto, or Stack(..., compile=True/False). Compiled steps equal eager ones up
 # to float rounding; eager (the CPU default) keeps runs bit-reproducible across resumes.
 COMPILE = os.environ.get("MEMLIB_COMPILE", "auto")
