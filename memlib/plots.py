@@ -116,7 +116,7 @@ def text_unintended(df):
         g = df[df.n_params == n].sort_values("n_train")
         ax.axvline(np.interp(1.0, g.ratio, g.n_train), color=color, ls=":", lw=1)
     ax.set(xscale="log", xlabel="training sequences n", ylabel="unintended memorization (bits, total)",
-           title="Unintended memorization rises, then falls\n(dotted: n where dataset bits = capacity)")
+           title="Unintended memorization against training-set size\n(dotted: n where dataset bits = capacity)")
     ax.legend(fontsize=8)
     return fig
 
