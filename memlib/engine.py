@@ -482,6 +482,30 @@ def _train_pending(runs, monitor, store_root, device, progress, checkpoint_every
             store.release(r.run_id())
 
 
+def train_bytes_per_model(run: Run) -> int | None:
+    """Estimated peak training memory of one GPT in a stack (bytes), or None for other models.
+
+    Activations dominate: about (13.6 V + 72 n_layer d_model) bytes per token of a step in fp32,
+    half the second term in bf16, fitted to the peaks measured on an H100 at V=2048, S=64,
+    batch 2048 for 1x32 ... 8x256 (benchmarks/RESULTS_gpu.md).
+    """
+    m = run.model
+    if not isinstance(m, models.GPTConfig):
+        return None
+    per_token = 13.6 * m.vocab_size + (72 if run.train.precision == "fp32" else 37) * m.n_layer * m.d_model
+    return int(per_token * run.train.batch_size * m.seq_len)
+
+
+def stack_limit(run: Run, device: str, max_stack: int, free_bytes: int | None = None) -> int:
+    """How many models of `run`'s shape to stack: max_stack, capped on CUDA by free GPU memory (80% of it)."""
+    need = train_bytes_per_model(run)
+    if need is None or not str(device).startswith("cuda"):
+        return max_stack
+    if free_bytes is None:
+        free_bytes = torch.cuda.mem_get_info(torch.device(device))[0]
+    return max(1, min(max_stack, int(0.8 * free_bytes // need)))
+
+
 def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto", executor=None,
           max_stack: int = 64, progress=True, poll_s: float = 2.0, checkpoint_every: int = 0) -> list[dict]:
     """Metrics of every run in `runs`: finished runs are loaded, the rest trained in stacks.
@@ -505,8 +529,9 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
     futures = []
     for group in pending.values():
         group = list(group.values())
-        for i in range(0, len(group), max_stack):
-            futures.append(executor.submit(_train_pending, group[i:i + max_stack], monitor, store.root, dev, progress,
+        k = stack_limit(group[0], dev, max_stack)
+        for i in range(0, len(group), k):
+            futures.append(executor.submit(_train_pending, group[i:i + k], monitor, store.root, dev, progress,
                                            checkpoint_every))
     errors = []
     for f in futures:

@@ -157,3 +157,18 @@ def test_stack_of_reloads_trained_models(tmp_path):
     assert got == pytest.approx([m["final"]["memorized_bits"] for m in ms], rel=1e-5)
     with pytest.raises(FileNotFoundError, match="not in the store"):
         stack_of(runs(ns=(9,), seeds=(0,)), st)
+
+
+def test_stack_size_is_capped_by_gpu_memory():
+    """On CUDA a sweep stacks only as many GPTs as 80% of free memory holds; on CPU, max_stack."""
+    from memlib.engine import stack_limit, train_bytes_per_model
+    small = Run(model=GPTConfig(vocab_size=2048, seq_len=64, n_layer=1, d_model=32),
+                data=RandomTokens(2048, 64, 100, 0), train=TrainConfig(batch_size=2048))
+    big = small.replace(model=GPTConfig(vocab_size=2048, seq_len=64, n_layer=8, d_model=256))
+    gb = 1 << 30
+    assert 3 * gb < train_bytes_per_model(small) < 5 * gb  # measured 3.6 GB on an H100
+    assert 20 * gb < train_bytes_per_model(big) < 26 * gb  # measured 23 GB
+    assert stack_limit(small, "cpu", 64) == 64
+    assert stack_limit(small, "cuda", 64, free_bytes=78 * gb) == 16
+    assert stack_limit(big, "cuda", 64, free_bytes=78 * gb) == 2
+    assert stack_limit(big, "cuda", 64, free_bytes=1 * gb) == 1

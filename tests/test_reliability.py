@@ -106,7 +106,7 @@ def test_no_network_during_a_sweep(tmp_path, monkeypatch):
 
 def test_weights_load_only_safely():
     src = "\n".join(p.read_text() for p in (ROOT / "memlib").glob("*.py"))
-    assert "pickle" not in src
+    assert "pickle" not in src.replace("allow_pickle=False", "")  # numpy arrays load without unpickling
     for call in re.findall(r"torch\.load\([^)]*\)", src):
         assert "weights_only=True" in call
     assert "safetensors" in src
