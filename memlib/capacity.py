@@ -17,7 +17,7 @@ import pandas as pd
 from memlib.bits import capacity_monitor
 from memlib.config import Experiment, check, check_number
 from memlib.data import RandomTokens
-from memlib.engine import PRECISIONS, Run, TrainConfig, executor, sweep
+from memlib.engine import PRECISIONS, Run, TrainConfig, executor, sweep, train_seconds  # noqa: F401 (notebook 01 uses it)
 from memlib.models import GPTConfig, n_params
 from memlib.results import read_metrics, write_metrics
 
@@ -193,20 +193,6 @@ def table(runs: list[Run], results: list[dict]) -> pd.DataFrame:
 def run_table(runs: list[Run], device="auto", scheduler="in-process", **kw) -> pd.DataFrame:
     """Train (or load) `runs` (on a dask scheduler if given) and tabulate them."""
     return table(runs, sweep(runs, capacity_monitor, device=device, executor=executor(scheduler), **kw))
-
-
-def train_seconds(runs: list[Run], store=None) -> float:
-    """Wall time spent training `runs` (finished, in the store): each training session's (stack's)
-    time, summed over sessions. Loaded runs report the time of the session that trained them."""
-    from memlib.store import RunStore
-    store = store or RunStore()
-    per_stack = {}
-    for rid in {r.run_id() for r in runs}:
-        m = store.load_metrics(rid)
-        check(m is not None, "runs", rid, "runs already trained into the store")
-        key = m.get("stack_id", rid)  # runs trained before stack ids were recorded count alone
-        per_stack[key] = max(per_stack.get(key, 0.0), m.get("wall_s", m["stack_wall_s"]))
-    return float(sum(per_stack.values()))
 
 
 def capacities(df: pd.DataFrame) -> pd.DataFrame:

@@ -560,6 +560,19 @@ def load_weights(run: Run, store: RunStore | None = None) -> dict:
     return got[0]
 
 
+def train_seconds(runs: list[Run], store=None) -> float:
+    """Wall time spent training `runs` (finished, in the store): each training session's (stack's)
+    time, summed over sessions. Loaded runs report the time of the session that trained them."""
+    store = store or RunStore()
+    per_stack = {}
+    for rid in {r.run_id() for r in runs}:
+        m = store.load_metrics(rid)
+        check(m is not None, "runs", rid, "runs already trained into the store")
+        key = m.get("stack_id", rid)  # runs trained before stack ids were recorded count alone
+        per_stack[key] = max(per_stack.get(key, 0.0), m.get("wall_s", m["stack_wall_s"]))
+    return float(sum(per_stack.values()))
+
+
 def stack_of(runs: list[Run], store: RunStore | None = None, device="cpu") -> Stack:
     """A Stack holding the trained weights of finished `runs` (for evaluation)."""
     s = Stack(runs, device)

@@ -34,7 +34,8 @@ def render(metrics_dir: Path | None = None) -> str:
         if pp:
             rows.append(f"| 01 paper's smallest model ({pp['n_params'] / 1e3:.0f}K params, V={pp['vocab_size']}, "
                         f"S={pp['seq_len']}) | {pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param "
-                        f"in {pp['wall_s']:.0f} s"
+                        f"in {pp['wall_s']:.0f} s" + (f" on {pp['device'].split(': ')[-1]}" if pp.get("device") else "")
+                        + (f"; 2× longer: {100 * pp['longer']['relative_gain']:+.1f}%" if pp.get("longer") else "")
                         + ("" if pp["saturated"] else " (step budget reached before a plateau: a lower bound)")
                         + f" | {pp['paper_capacity_bits'] / 1e3:.0f}K bits = {pp['paper_bits_per_param']:.2f} bits/param |")
     f = d / "02_grokking.json"

@@ -31,7 +31,7 @@ from memlib.bits import LN2
 from memlib.config import Experiment, check, check_number
 from memlib.corpus import Corpus, CorpusConfig, TextSequences
 from memlib.data import lm_pair
-from memlib.engine import Run, TrainConfig, executor, resolve_device, stack_of, sweep
+from memlib.engine import Run, TrainConfig, executor, resolve_device, stack_of, sweep, train_seconds
 from memlib.models import GPTConfig, n_params
 from memlib.results import read_metrics
 
@@ -139,9 +139,18 @@ class TextMonitor:
         return {"score": saved, "train_loss": train.mean(1) / S, "test_loss": held.mean(1) / S}
 
 
+def all_runs(cfg: TextConfig, c: Corpus) -> list[Run]:
+    return cfg.grid(c) + cfg.references(c) + [cfg.oracle_run(c)]
+
+
+def training_seconds(cfg: TextConfig, c: Corpus) -> float:
+    """Wall time that training every run of this notebook took (as recorded when each was trained)."""
+    return train_seconds(all_runs(cfg, c))
+
+
 def train_all(cfg: TextConfig, c: Corpus, **kw) -> list[dict]:
     """Train (or load) the grid, the references and the oracle; returns their metrics, in that order."""
-    runs = cfg.grid(c) + cfg.references(c) + [cfg.oracle_run(c)]
+    runs = all_runs(cfg, c)
     mon = TextMonitor(c.heldout, cfg.vocab_size, cfg.n_monitor)
     return sweep(runs, mon, device=cfg.device, executor=executor(cfg.scheduler), **kw)
 
@@ -215,7 +224,8 @@ def peaks(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarize(cfg: TextConfig, c: Corpus, df: pd.DataFrame, pk: pd.DataFrame, alpha: float, alpha_source: str,
-              wall_s: float) -> dict:
+              wall_s: float, train_s: float) -> dict:
+    """The notebook's metrics; wall_s is this session's time, train_s the runs' training time (empty store)."""
     meta = c.meta
     return {
         "scale": cfg.scale, "dataset": cfg.dataset, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
@@ -229,7 +239,7 @@ def summarize(cfg: TextConfig, c: Corpus, df: pd.DataFrame, pk: pd.DataFrame, al
                    "n_params": n_params(cfg.model(*cfg.oracle)), "test_loss": float(df.oracle_test_loss.iloc[0])},
         "curves": df[["n_layer", "d_model", "seed", "n_params", "n_train", "dataset_bits", "unintended_mem_bits",
                       "unintended_vs_same_size_bits", "train_loss", "test_loss", "ref_test_loss", "capacity_bits", "ratio"]].to_dict("records"),
-        "peaks": pk.to_dict("records"), "wall_s": wall_s,
+        "peaks": pk.to_dict("records"), "wall_s": wall_s, "training": {"wall_s": train_s},
     }
 
 
@@ -246,4 +256,6 @@ def describe(m: dict) -> str:
         tl = (f"test loss peaks at n={p['test_loss_peak_n']} (ratio {p['test_loss_peak_ratio']:.2f})"
               + ("" if p["test_loss_peak_interior"] else " - at the edge of the grid: no double-descent peak seen"))
         lines.append(f"{shape}: {um}; {tl}")
+    lines.append(f"training time of all this notebook's runs (from an empty run store): "
+                 f"{m['training']['wall_s'] / 60:.1f} min")
     return "\n".join(lines)
