@@ -20,6 +20,7 @@ import functools
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -225,7 +226,14 @@ class Stack:
         """One AdamW step for every model; returns per-model training loss (nats/token), (K,)."""
         idx, w = self._batch()
         if self._step_fn is not None:
-            return self._compiled_train_step(idx, w)
+            try:
+                return self._compiled_train_step(idx, w)
+            except torch._dynamo.exc.TorchDynamoException as e:  # a compiler failure must not lose the run
+                self.step -= 1  # nothing else was changed: the compiled step is pure until it returns
+                self._step_fn = None
+                warnings.warn(f"torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); this stack "
+                              "continues eagerly (same results up to rounding). MEMLIB_COMPILE=off skips compiling.",
+                              RuntimeWarning, stacklevel=2)
         tokens = models.TOKENS_PER_EXAMPLE.get(type(self.cfg), lambda c: 1)(self.cfg)
         ex = models.EXAMPLE_NATS[type(self.cfg)](self.forward(self.p, self.x[idx]), self.y[idx])  # (K, B)
         loss = (ex * w).sum(1) / (w.abs().sum(1).clamp_min(1) * tokens)  # (K,)

@@ -98,5 +98,23 @@ def test_cuda_stacked_equals_alone_compiled_equals_eager_and_matches_cpu():
         for name, other in (("alone", a), ("cpu", cpu.p[n].cuda()), ("compiled", comp.p[n])):
             diff = (stacked.p[n] - other).abs().max().item()
             assert diff < 1e-4, f"{n}: stacked vs {name} differ by {diff:.2e}"
-    prefixes = cpu.y[torch.stack(cpu.own)[:, :4], :3]
+    prefixes = cpu.y[torch.stack([o[:4] for o in cpu.own]), :3]  # each model's first 4 sequences (K, 4, 3)
     assert generate_greedy(stacked, prefixes, 4).device.type == "cuda"
+
+
+def test_a_failing_compiler_falls_back_to_eager_without_losing_the_step():
+    """torch 2.11's dynamo crashed on an H100 while recompiling a shrunk text stack: the engine warns and goes on eagerly."""
+    tc = TrainConfig(lr=3e-3, batch_size=16, warmup=5)
+    eager, broken = Stack(runs(tc), "cpu", compile=False), Stack(runs(tc), "cpu", compile=False)
+
+    def crash(*a, **k):
+        raise torch._dynamo.exc.InternalTorchDynamoError("AttributeError: 'NoneType' object has no attribute 'filename'")
+    broken._step_fn = crash
+    with pytest.warns(RuntimeWarning, match="torch.compile failed.*continues eagerly"):
+        for _ in range(3):
+            broken.train_step()
+    for _ in range(3):
+        eager.train_step()
+    assert broken._step_fn is None and broken.step == eager.step == 3
+    for n in eager.p:
+        assert torch.equal(eager.p[n], broken.p[n])
