@@ -32,6 +32,16 @@ PAPER_TABLE1 = {  # (layers, d_model): (params, fp32 bits, bf16 bits)
     (8, 256): (6.86e6, 27.1e6, 25.1e6)}
 PAPER_BITS_PER_PARAM = {"fp32": 3.83, "bf16": 3.51, "headline": 3.6}
 
+ALPHA_DEFAULT = 2.0  # bits/param when metrics/01_capacity.json is absent (its laptop-scale order of size)
+
+
+def measured_alpha() -> tuple[float, str]:
+    """α (fp32 bits/param) as notebook 01 measured it, with where it came from; ALPHA_DEFAULT before 01 has run."""
+    m = read_metrics("01_capacity")
+    if m and m.get("bits_per_param_fp32"):
+        return float(m["bits_per_param_fp32"]), f"metrics/01_capacity.json ({m['scale']} scale)"
+    return ALPHA_DEFAULT, f"default {ALPHA_DEFAULT} (metrics/01_capacity.json not found)"
+
 
 @dataclass(frozen=True)
 class CapacityConfig(Experiment):

@@ -19,12 +19,9 @@ import torch
 
 from memlib import models
 from memlib.config import Config, Experiment, check, check_number
+from memlib.capacity import measured_alpha
 from memlib.engine import Run, TrainConfig, executor, sweep
 from memlib.models import GPTConfig, class_nats, n_params
-from memlib.results import read_metrics
-
-ALPHA_DEFAULT = 2.0  # bits/param when metrics/01_capacity.json is absent (its laptop-scale order of size)
-
 
 @dataclass(frozen=True)
 class GrokGPTConfig(GPTConfig):
@@ -131,7 +128,7 @@ class GrokConfig(Experiment):
     sweep_d_models: tuple = (4, 8, 16, 32)  # widths of the capacity-ratio sweep
     sweep_fracs: tuple = (0.1, 0.3, 0.5, 0.8)  # training fractions of the capacity-ratio sweep
     sweep_steps: int = 2000
-    alpha: float = 0.0  # bits/param for the ratio; 0 = read metrics/01_capacity.json, else ALPHA_DEFAULT
+    alpha: float = 0.0  # bits/param for the ratio; 0 = capacity.measured_alpha() (notebook 01's)
     device: str = "auto"
     scheduler: str = "in-process"
 
@@ -177,12 +174,7 @@ class GrokConfig(Experiment):
 
     def capacity_alpha(self) -> tuple[float, str]:
         """(alpha, where it came from)."""
-        if self.alpha:
-            return self.alpha, "parameter"
-        m = read_metrics("01_capacity")
-        if m and m.get("bits_per_param_fp32"):
-            return m["bits_per_param_fp32"], f"metrics/01_capacity.json ({m['scale']} scale)"
-        return ALPHA_DEFAULT, "default (metrics/01_capacity.json not found)"
+        return (self.alpha, "parameter") if self.alpha else measured_alpha()
 
 
 def first_step(history, key, threshold=0.99):

@@ -33,10 +33,6 @@ from memlib.corpus import Corpus, CorpusConfig, TextSequences
 from memlib.data import lm_pair
 from memlib.engine import Run, TrainConfig, executor, resolve_device, stack_of, sweep, train_seconds
 from memlib.models import GPTConfig, n_params
-from memlib.results import read_metrics
-
-ALPHA_DEFAULT = 2.0  # bits/param when metrics/01_capacity.json is absent (its laptop-scale order of size)
-
 
 @dataclass(frozen=True)
 class TextConfig(Experiment):
@@ -197,14 +193,6 @@ def measure(cfg: TextConfig, c: Corpus, alpha: float) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df["ratio"] = df.dataset_bits / df.capacity_bits
     return df
-
-
-def alpha_from_capacity() -> tuple[float, str]:
-    """α (bits/param) measured by notebook 01, with where it came from."""
-    m = read_metrics("01_capacity")
-    if m and m.get("bits_per_param_fp32"):
-        return float(m["bits_per_param_fp32"]), f"metrics/01_capacity.json ({m['scale']} scale)"
-    return ALPHA_DEFAULT, f"default {ALPHA_DEFAULT} (metrics/01_capacity.json not found)"
 
 
 def peaks(df: pd.DataFrame) -> pd.DataFrame:
