@@ -244,25 +244,12 @@ class Stack:
 
     @torch.no_grad()
     def _adamw(self, grads, lr):
-        tc, t = self.tc, self.step
-        (b1, b2), K = tc.betas, len(self.runs)
-        if tc.grad_clip:
-            norm = sum(g.float().pow(2).reshape(K, -1).sum(1) for g in grads.values()).sqrt()
-            scale = (tc.grad_clip / (norm + 1e-6)).clamp(max=1.0)
+        (b1, b2), t = self.tc.betas, self.step
+        scale = _clip_scale(grads.values(), self.tc, len(self.runs))
         for k, p in self.p.items():
-            g = grads[k].float()
-            shape = (K,) + (1,) * (p.dim() - 1)
-            if tc.grad_clip:
-                g = g * scale.view(shape)
-            m, v = self.m[k], self.v[k]
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            upd = (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt_().add_(tc.eps))
-            lr_k = lr.view(shape)
-            p32 = p.float()
-            if self.decay[k] and tc.weight_decay:
-                p32 = p32 * (1 - lr_k * tc.weight_decay)
-            p.copy_((p32 - lr_k * upd).to(self.dtype))  # bf16 parameters: rounded to nearest here
+            new, self.m[k], self.v[k] = _adamw_update(p, grads[k], self.m[k], self.v[k], lr, scale, 1 - b1**t,
+                                                      1 - b2**t, self.decay[k], self.tc, self.dtype)
+            p.copy_(new)  # bf16 parameters: rounded to nearest in _adamw_update
 
     def _compiled_train_step(self, idx, w):
         self.step += 1
@@ -308,32 +295,42 @@ class Stack:
         self.state = [{k: v for k, v in s.items() if k not in ("step", "sha256")} for _, s in checkpoints]
 
 
+def _clip_scale(grads, tc: TrainConfig, K: int):
+    """Per-model factor (K,) that clips each model's global gradient norm to tc.grad_clip, or None."""
+    if not tc.grad_clip:
+        return None
+    norm = sum(g.float().pow(2).reshape(K, -1).sum(1) for g in grads).sqrt()
+    return (tc.grad_clip / (norm + 1e-6)).clamp(max=1.0)
+
+
+def _adamw_update(p, g, m, v, lr, scale, bc1, bc2, decay: bool, tc: TrainConfig, dtype):
+    """AdamW for one stacked parameter (K, ...) with per-model lr (K,): returns new (p, m, v).
+
+    The one update both the eager step and the compiled step use; bc1, bc2 are the bias corrections.
+    """
+    (b1, b2), shape = tc.betas, (p.shape[0],) + (1,) * (p.dim() - 1)
+    g = g.float() if scale is None else g.float() * scale.view(shape)
+    m = m.lerp(g, 1 - b1)
+    v = torch.addcmul(v * b2, g, g, value=1 - b2)
+    upd = (m / bc1) / ((v / bc2).sqrt() + tc.eps)
+    lr_k, p32 = lr.view(shape), p.float()
+    if decay and tc.weight_decay:
+        p32 = p32 * (1 - lr_k * tc.weight_decay)
+    return (p32 - lr_k * upd).to(dtype).to(p.dtype), m, v
+
+
 def _step_math(forward, example_nats, tokens, tc, dtype, decay, p, m, v, x, y, w, lr, bc1, bc2):
     """One training step as a pure function (the one torch.compile fuses): the loss of
-    `Stack.train_step`, its gradient, and `Stack._adamw`'s update; returns new (p, m, v) and the loss."""
+    `Stack.train_step`, its gradient, and `_adamw_update`; returns new (p, m, v) and the loss."""
     def total(p):
         ex = example_nats(forward(p, x), y)  # (K, B)
         loss = (ex * w).sum(1) / (w.abs().sum(1).clamp_min(1) * tokens)
         return loss.sum(), loss
     g, loss = torch.func.grad(total, has_aux=True)(p)
-    (b1, b2), K = tc.betas, lr.shape[0]
-    if tc.grad_clip:
-        norm = sum(gk.float().pow(2).reshape(K, -1).sum(1) for gk in g.values()).sqrt()
-        scale = (tc.grad_clip / (norm + 1e-6)).clamp(max=1.0)
+    scale = _clip_scale(g.values(), tc, lr.shape[0])
     P, M, V = {}, {}, {}
     for k in p:
-        shape = (K,) + (1,) * (p[k].dim() - 1)
-        gk = g[k].float()
-        if tc.grad_clip:
-            gk = gk * scale.view(shape)
-        M[k] = m[k].lerp(gk, 1 - b1)
-        V[k] = v[k] * b2 + gk * gk * (1 - b2)
-        upd = (M[k] / bc1) / ((V[k] / bc2).sqrt() + tc.eps)
-        lr_k = lr.view(shape)
-        p32 = p[k].float()
-        if decay[k] and tc.weight_decay:
-            p32 = p32 * (1 - lr_k * tc.weight_decay)
-        P[k] = (p32 - lr_k * upd).to(dtype).to(p[k].dtype)
+        P[k], M[k], V[k] = _adamw_update(p[k], g[k], m[k], v[k], lr, scale, bc1, bc2, decay[k], tc, dtype)
     return P, M, V, loss
 
 

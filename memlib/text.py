@@ -168,15 +168,16 @@ def measure(cfg: TextConfig, c: Corpus, alpha: float) -> pd.DataFrame:
     n_max = max(r.data.n_seqs for r in grid)
     pool, held = c.train[:n_max], c.heldout[:cfg.n_eval]
     S = cfg.seq_len
-    oracle_bits = _code_nats([cfg.oracle_run(c)], pool, dev)[0] / LN2  # (n_max,)
-    oracle_test = _code_nats([cfg.oracle_run(c)], held, dev)[0].mean().item() / S
+    scored = np.concatenate([pool, held])  # every model scores the pool prefix and the held-out set in one pass
+    oracle = _code_nats([cfg.oracle_run(c)], scored, dev)[0]
+    oracle_bits, oracle_test = oracle[:n_max] / LN2, oracle[n_max:].mean().item() / S  # (n_max,), nats/token
     rows = []
     for shape in cfg.sizes:
         for seed in cfg.seeds:
             mine = [r for r in grid if (r.model.n_layer, r.model.d_model) == tuple(shape) and r.seed == seed]
             ref = next(r for r in refs if (r.model.n_layer, r.model.d_model) == tuple(shape) and r.seed == seed)
-            bits = _code_nats(mine + [ref], pool, dev) / LN2  # (K+1, n_max)
-            test = _code_nats(mine + [ref], held, dev).mean(1) / S  # (K+1,)
+            nats = _code_nats(mine + [ref], scored, dev)
+            bits, test = nats[:, :n_max] / LN2, nats[:, n_max:].mean(1) / S  # (K+1, n_max), (K+1,)
             best_ref = torch.minimum(bits[-1], oracle_bits)  # the better reference for each sequence
             for k, r in enumerate(mine):
                 n = r.data.n_seqs
