@@ -91,9 +91,11 @@ class Run(Config):
         check_number(self.seed, "seed", 0, integer=True)
         self.data.check_model(self.model)
 
-    def stack_key(self):
-        """Runs with equal keys can share a stack."""
-        return (self.model, self.train, type(self.data))
+    def stack_key(self, device="cpu"):
+        """Runs with equal keys can share a stack. Off CUDA, bf16 is emulated in fp32 tensors (see
+        Stack), so fp32 and bf16 runs that differ in nothing else share one stack there."""
+        train = self.train if torch.device(device).type == "cuda" else self.train.replace(precision="fp32")
+        return (self.model, train, type(self.data))
 
 
 class DivergedError(FloatingPointError):
@@ -114,15 +116,20 @@ class Stack:
 
     def __init__(self, runs: list[Run], device="cpu", checkpoints=None, compile=None):
         self.runs = list(runs)
-        self.cfg, self.tc = runs[0].model, runs[0].train
+        self.cfg, self.tc = runs[0].model, runs[0].train  # tc: what the runs share (all but precision)
         self.device = torch.device(device)
-        self.dtype = PRECISIONS[self.tc.precision]  # what the parameters are stored as
-        # bf16 matmuls are slower than fp32 on CPUs without AMX/avx512_bf16 (5-10x here), so on
-        # CPU bf16 parameters are kept bf16-valued (rounded at every update) inside fp32 tensors.
-        self.compute = self.dtype if self.device.type == "cuda" else torch.float32
+        keys = {r.stack_key(self.device) for r in runs}
+        assert len(keys) == 1, "runs of one stack must share their stack key"
+        self.dtypes = [PRECISIONS[r.train.precision] for r in runs]  # what each model's parameters are stored as
+        # bf16 matmuls are slower than fp32 on CPUs without AMX/avx512_bf16 (5-10x here), so on CPU
+        # bf16 parameters are kept bf16-valued (rounded at every update) inside fp32 tensors, and
+        # bf16 and fp32 models share a stack; `rounded` marks the bf16 ones (None: no rounding).
+        self.compute = self.dtypes[0] if self.device.type == "cuda" else torch.float32
+        self.rounded = (torch.tensor([d == torch.bfloat16 for d in self.dtypes], device=self.device)
+                        if self.device.type != "cuda" and torch.bfloat16 in self.dtypes else None)
         ms = [models.build(r.model, r.seed) for r in runs]
         params, _ = stack_module_state(ms)
-        self.p = {k: v.detach().to(self.device, self.dtype).to(self.compute) for k, v in params.items()}
+        self.p = {k: _round(v.detach().to(self.device, self.compute), self.rounded) for k, v in params.items()}
         self.m = {k: torch.zeros_like(v, dtype=torch.float32) for k, v in self.p.items()}
         self.v = {k: torch.zeros_like(v, dtype=torch.float32) for k, v in self.p.items()}
         self.decay = {k: v.dim() >= 3 for k, v in self.p.items()}  # (K, ...) matrices and embeddings
@@ -248,7 +255,7 @@ class Stack:
         scale = _clip_scale(grads.values(), self.tc, len(self.runs))
         for k, p in self.p.items():
             new, self.m[k], self.v[k] = _adamw_update(p, grads[k], self.m[k], self.v[k], lr, scale, 1 - b1**t,
-                                                      1 - b2**t, self.decay[k], self.tc, self.dtype)
+                                                      1 - b2**t, self.decay[k], self.tc, self.rounded)
             p.copy_(new)  # bf16 parameters: rounded to nearest in _adamw_update
 
     def _compiled_train_step(self, idx, w):
@@ -256,7 +263,8 @@ class Stack:
         (b1, b2), t = self.tc.betas, self.step
         bc = torch.tensor([1 - b1**t, 1 - b2**t], device=self.device)  # tensors: no recompile per step
         p = {k: v.detach() for k, v in self.p.items()}
-        p, self.m, self.v, loss = self._step_fn(p, self.m, self.v, self.x[idx], self.y[idx], w, self.lr(), bc[0], bc[1])
+        p, self.m, self.v, loss = self._step_fn(p, self.m, self.v, self.x[idx], self.y[idx], w, self.lr(), bc[0], bc[1],
+                                                self.rounded)
         self.p = {k: v.requires_grad_(True) for k, v in p.items()}
         return loss.detach()
 
@@ -269,11 +277,14 @@ class Stack:
                 d[k] = d[k].detach()[sel].clone()
         for v in self.p.values():
             v.requires_grad_(True)
+        if self.rounded is not None:
+            self.rounded = self.rounded[sel]
         pick = lambda xs: [x for x, k in zip(xs, mask) if k]
         self.runs, self.gens, self.state, self.own = pick(self.runs), pick(self.gens), pick(self.state), pick(self.own)
+        self.dtypes = pick(self.dtypes)
 
     def model_weights(self, k: int) -> dict:
-        return {n: v[k].detach().to(self.dtype) for n, v in self.p.items()}
+        return {n: v[k].detach().to(self.dtypes[k]) for n, v in self.p.items()}
 
     # --- checkpoints ---------------------------------------------------------------------
     def checkpoint(self, k: int):
@@ -303,10 +314,19 @@ def _clip_scale(grads, tc: TrainConfig, K: int):
     return (tc.grad_clip / (norm + 1e-6)).clamp(max=1.0)
 
 
-def _adamw_update(p, g, m, v, lr, scale, bc1, bc2, decay: bool, tc: TrainConfig, dtype):
+def _round(p, rounded):
+    """p (K, ...) with the models marked in `rounded` (K,) rounded to bf16 values (None: unchanged)."""
+    if rounded is None:
+        return p
+    return torch.where(rounded.view((p.shape[0],) + (1,) * (p.dim() - 1)), p.to(torch.bfloat16).to(p.dtype), p)
+
+
+def _adamw_update(p, g, m, v, lr, scale, bc1, bc2, decay: bool, tc: TrainConfig, rounded):
     """AdamW for one stacked parameter (K, ...) with per-model lr (K,): returns new (p, m, v).
 
     The one update both the eager step and the compiled step use; bc1, bc2 are the bias corrections.
+    The result is stored in p's dtype (bf16 on CUDA rounds here); `rounded` (K,) marks the models
+    whose bf16 values are emulated inside fp32 tensors (on CPU), or is None.
     """
     (b1, b2), shape = tc.betas, (p.shape[0],) + (1,) * (p.dim() - 1)
     g = g.float() if scale is None else g.float() * scale.view(shape)
@@ -316,10 +336,10 @@ def _adamw_update(p, g, m, v, lr, scale, bc1, bc2, decay: bool, tc: TrainConfig,
     lr_k, p32 = lr.view(shape), p.float()
     if decay and tc.weight_decay:
         p32 = p32 * (1 - lr_k * tc.weight_decay)
-    return (p32 - lr_k * upd).to(dtype).to(p.dtype), m, v
+    return _round(p32 - lr_k * upd, rounded).to(p.dtype), m, v
 
 
-def _step_math(forward, example_nats, tokens, tc, dtype, decay, p, m, v, x, y, w, lr, bc1, bc2):
+def _step_math(forward, example_nats, tokens, tc, decay, p, m, v, x, y, w, lr, bc1, bc2, rounded):
     """One training step as a pure function (the one torch.compile fuses): the loss of
     `Stack.train_step`, its gradient, and `_adamw_update`; returns new (p, m, v) and the loss."""
     def total(p):
@@ -330,7 +350,7 @@ def _step_math(forward, example_nats, tokens, tc, dtype, decay, p, m, v, x, y, w
     scale = _clip_scale(g.values(), tc, lr.shape[0])
     P, M, V = {}, {}, {}
     for k in p:
-        P[k], M[k], V[k] = _adamw_update(p[k], g[k], m[k], v[k], lr, scale, bc1, bc2, decay[k], tc, dtype)
+        P[k], M[k], V[k] = _adamw_update(p[k], g[k], m[k], v[k], lr, scale, bc1, bc2, decay[k], tc, rounded)
     return P, M, V, loss
 
 
@@ -346,7 +366,7 @@ def _compiled_step(stack, mode):
     setattr(dyn, limit, max(getattr(dyn, limit), 64))
     tokens = models.TOKENS_PER_EXAMPLE.get(type(stack.cfg), lambda c: 1)(stack.cfg)
     return torch.compile(functools.partial(_step_math, functools.partial(fwd, stack.cfg),
-                                           models.EXAMPLE_NATS[type(stack.cfg)], tokens, stack.tc, stack.dtype,
+                                           models.EXAMPLE_NATS[type(stack.cfg)], tokens, stack.tc,
                                            dict(stack.decay)))
 
 
@@ -530,7 +550,7 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
         if rid not in found:
             found[rid] = store.load_metrics(rid)
         if found[rid] is None:
-            pending.setdefault(r.stack_key(), {})[rid] = r  # dict: duplicates train once
+            pending.setdefault(r.stack_key(dev), {})[rid] = r  # dict: duplicates train once
     futures = []
     for group in pending.values():
         group = list(group.values())

@@ -9,7 +9,7 @@ import torch
 from memlib import models
 from memlib.bits import capacity_monitor
 from memlib.data import RandomTokens
-from memlib.engine import DivergedError, Run, Stack, TrainConfig, load_weights, sweep, train_group
+from memlib.engine import PRECISIONS, DivergedError, Run, Stack, TrainConfig, load_weights, sweep, train_group
 from memlib.models import GPTConfig
 from memlib.store import CorruptRunWarning, RunStore
 
@@ -95,6 +95,30 @@ def test_bf16_parameters_stay_bf16_valued(tmp_path):
     s.train_step()
     for v in s.p.values():
         assert torch.equal(v, v.bfloat16().float())
+
+
+def test_cpu_stacks_fp32_and_bf16_runs_together(tmp_path):
+    """Off CUDA, bf16 runs ride in fp32 stacks (emulated by rounding): one stack for both precisions,
+    each run's result as when trained in a stack of its own precision, bf16 weights bf16-valued."""
+    rs = [r.replace(train=r.train.replace(precision=p)) for p in ("fp32", "bf16") for r in runs(ns=(8, 24))]
+    assert len({r.stack_key("cpu") for r in rs}) == 1 and len({r.stack_key("cuda") for r in rs}) == 2
+    mixed, apart = RunStore(tmp_path / "a"), RunStore(tmp_path / "b")
+    m_mixed = sweep(rs, capacity_monitor, mixed, device="cpu", progress=False)
+    assert {m["stack_size"] for m in m_mixed} == {len(rs)}
+    half = len(rs) // 2
+    m_apart = (sweep(rs[:half], capacity_monitor, apart, device="cpu", progress=False)
+               + sweep(rs[half:], capacity_monitor, apart, device="cpu", progress=False))
+    assert {m["stack_size"] for m in m_apart} == {half}
+    for r, a, b in zip(rs, m_mixed, m_apart):
+        assert a["steps"] == b["steps"]
+        wa, wb = load_weights(r, mixed), load_weights(r, apart)
+        for n in wa:
+            assert wa[n].dtype == PRECISIONS[r.train.precision]
+            assert torch.allclose(wa[n].float(), wb[n].float(), atol=1e-5), n
+        assert math.isclose(a["final"]["memorized_bits"], b["final"]["memorized_bits"], rel_tol=1e-4, abs_tol=1e-3)
+    bf = [load_weights(r, mixed) for r in rs[half:]]
+    assert any(not torch.equal(w[n].float(), load_weights(r, mixed)[n].float())
+               for r, w in zip(rs[:half], bf) for n in w)  # the precisions did train differently
 
 
 def test_corrupt_run_is_detected_and_recomputed(tmp_path):
