@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from memlib import paths
 
 FILES = ("config.json", "weights.safetensors", "metrics.json")
+CLAIM_STALE_S = 1800  # a claim its trainer has not refreshed (heartbeat) for this long is abandoned
 
 
 class CorruptRunWarning(UserWarning):
@@ -124,14 +125,34 @@ class RunStore:
                 return True
             except FileExistsError:
                 try:
-                    host, pid = lock.read_text().split()
-                except (FileNotFoundError, ValueError):
+                    owner = lock.read_text()
+                except FileNotFoundError:
                     continue
-                if host == socket.gethostname() and not _alive(int(pid)):
-                    lock.unlink(missing_ok=True)  # its owner died (e.g. SIGKILL): take it over
+                if owner == me:
+                    return True
+                if self.abandoned(run_id):
+                    lock.unlink(missing_ok=True)  # its owner died (e.g. SIGKILL) or stopped: take it over
                     continue
-                return f"{host} {pid}" == me
+                return False
         return False
+
+    def abandoned(self, run_id: str) -> bool:
+        """True if `run_id`'s claim has no live owner: a dead process on this host, or no heartbeat for
+        CLAIM_STALE_S (its owner may have run on another machine, e.g. a cluster node that was stopped)."""
+        lock = self.dir(run_id) / "claim"
+        try:
+            host, pid = lock.read_text().split()
+            age = time.time() - lock.stat().st_mtime
+        except (FileNotFoundError, ValueError):
+            return False
+        return (host == socket.gethostname() and not _alive(int(pid))) or age > CLAIM_STALE_S
+
+    def heartbeat(self, run_id: str) -> None:
+        """Refresh this process's claim on `run_id` (trainers call it at every evaluation)."""
+        try:
+            os.utime(self.dir(run_id) / "claim")
+        except FileNotFoundError:
+            pass
 
     def release(self, run_id: str) -> None:
         (self.dir(run_id) / "claim").unlink(missing_ok=True)

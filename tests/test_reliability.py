@@ -14,6 +14,7 @@ import pytest
 from memlib.bits import capacity_monitor
 from memlib.engine import resolve_device, sweep
 from memlib.config import ConfigError
+from memlib import store as store_mod
 from memlib.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,26 @@ def test_claims_are_exclusive_and_stale_claims_are_taken_over(tmp_path):
     dead.wait()
     (st.dir("abc") / "claim").write_text(f"{socket.gethostname()} {dead.pid}")
     assert st.claim("abc")
+
+
+def test_abandoned_claims_from_another_machine_do_not_block_a_sweep(tmp_path):
+    """A claim left by a trainer on another host (e.g. a stopped cluster node) that has not refreshed it
+    for CLAIM_STALE_S is taken over: the sweep trains the run instead of waiting for ever; a fresh one
+    from another host is respected, and a live trainer's heartbeat keeps its claim fresh."""
+    st, r = RunStore(tmp_path), RUNS[0]
+    lock = st.dir(r.run_id()) / "claim"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("another-host 4242")
+    assert not st.abandoned(r.run_id()) and not st.claim(r.run_id())
+    old = time.time() - store_mod.CLAIM_STALE_S - 60
+    os.utime(lock, (old, old))
+    assert st.abandoned(r.run_id())
+    got = sweep([r], capacity_monitor, st, device="cpu", progress=False, poll_s=0.01)
+    assert got[0]["steps"] > 0 and not lock.exists()
+    lock.write_text("another-host 4242")
+    os.utime(lock, (old, old))
+    st.heartbeat(r.run_id())
+    assert not st.abandoned(r.run_id())
 
 
 def test_altered_metrics_file_is_not_loaded(tmp_path):
