@@ -429,6 +429,8 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
         if t % tc.eval_every == 0 or any(ending):
             mon = {k: v.tolist() for k, v in monitor(stack).items()}
             lrs = stack.lr().tolist()
+            for r in stack.runs:
+                store.heartbeat(r.run_id())
             for k, s in enumerate(stack.state):
                 s["history"].append({"step": t, "lr": lrs[k], "loss": loss[k].item(),
                                      **{n: v[k] for n, v in mon.items()}})
@@ -558,7 +560,7 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
         for i in range(0, len(group), k):
             futures.append(executor.submit(_train_pending, group[i:i + k], monitor, store.root, dev, progress,
                                            checkpoint_every))
-    errors = []
+    errors, by_id = [], {r.run_id(): r for r in runs}
     for f in futures:
         try:
             f.result()
@@ -572,6 +574,9 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
             if m is None:
                 if not (store.dir(rid) / "claim").exists():
                     raise RuntimeError(f"run {rid} was neither finished nor claimed; rerun the sweep")
+                if store.abandoned(rid):  # its trainer died or stopped refreshing its claim: train it here
+                    _train_pending([by_id[rid]], monitor, store.root, dev, progress, checkpoint_every)
+                    continue
                 time.sleep(poll_s)  # another process is training it
         found[rid] = m
     return [found[r.run_id()] for r in runs]
