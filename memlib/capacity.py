@@ -47,7 +47,7 @@ def measured_alpha() -> tuple[float, str]:
 class CapacityConfig(Experiment):
     SCALES = {
         "smoke": dict(vocab_size=16, seq_len=8, sizes=((1, 4), (1, 8)), fracs=(0.5, 2.0), seeds=(0,),
-                      bf16_fracs=(2.0,), sweep_size=(1, 4), sweep_fracs=(2.0,),
+                      bf16_fracs=(2.0,), sweep_size=(1, 4), check_size=(1, 4), sweep_fracs=(2.0,),
                       precisions=("fp32",), max_steps=300, eval_every=25, patience=2, tol=0.02,
                       vocab_sweep=(8, 32), paper_point=False),
         "laptop": dict(),
@@ -59,9 +59,12 @@ class CapacityConfig(Experiment):
     }
     vocab_size: int = 64  # V of the main grid
     seq_len: int = 16  # S of the main grid: a sequence holds S*log2(V) bits
-    sizes: tuple = ((1, 8), (1, 12), (1, 16), (2, 16), (1, 24), (1, 32))  # (n_layer, d_model): 1.5K-15K params
-    fracs: tuple = (0.125, 0.25, 0.5, 1.0, 1.5, 2.5)  # dataset bits / (alpha_prior * params), fp32 grid
-    bf16_fracs: tuple = (1.0, 2.5)  # the bf16 grid needs only the plateau, where capacity is read
+    # (n_layer, d_model): 576-6.7K params (11.7x). Saturating a model costs ~params^2 of compute, so the
+    # 10x span starts small: at 1.5K-15K params (d_model 8-32) this grid trained for 40 min on a 2-core CPU,
+    # and with 2 x 16 (7.9K) as its largest model for 16 min.
+    sizes: tuple = ((1, 4), (1, 6), (1, 8), (1, 12), (1, 16), (1, 20))
+    fracs: tuple = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5)  # dataset bits / (alpha_prior * params), fp32 grid
+    bf16_fracs: tuple = (1.0, 1.5)  # the bf16 grid needs only the plateau, where capacity is read
     bf16_seeds: tuple = (0,)
     alpha_prior: float = 2.5  # bits/param used only to place dataset sizes around capacity
     seeds: tuple = (0, 1)  # model and data seeds
@@ -71,7 +74,7 @@ class CapacityConfig(Experiment):
     batch_size: int = 64
     max_steps: int = 20000
     eval_every: int = 100
-    # Saturation rule (measured on sweep_size, see notebook): constant LR until the memorized bits gained
+    # Saturation rule (tested by the longer-training check on check_size, see notebook): constant LR until the memorized bits gained
     # less than tol (relative) over the last window_frac of all steps so far (and over >= patience
     # evaluations), then linear decay to 0 over decay_frac of the steps taken.
     patience: int = 6
@@ -80,9 +83,12 @@ class CapacityConfig(Experiment):
     decay_frac: float = 0.25
     longer_factor: float = 2.0  # the check: the same runs on a fixed schedule this many times as long
     vocab_sweep: tuple = (16, 64, 256)  # V values at fixed shape (sweep_size), to explain alpha
-    sweep_size: tuple = (1, 16)  # (n_layer, d_model) of the vocabulary and tied/untied sweeps
-    sweep_fracs: tuple = (1.0, 2.0)  # dataset sizes of the sweeps (capacity = max over them)
-    check_longer: bool = True  # retrain sweep_size for longer_factor x the steps the rule took: does capacity rise?
+    sweep_size: tuple = (1, 8)  # (n_layer, d_model) of the vocabulary and tied/untied sweeps
+    check_size: tuple = (1, 12)  # (n_layer, d_model) of the longer-training check: the smallest grid size whose
+    # sweep_fracs datasets exceed one batch (1x8's are trained full-batch, a regime the larger models are not in)
+    sweep_fracs: tuple = (1.0, 1.5)  # dataset sizes of the sweeps and the check (capacity = max over them); in
+    # `fracs`, so their V = 64 tied runs are the grid's own
+    check_longer: bool = True  # retrain check_size for longer_factor x the steps the rule took: does capacity rise?
     paper_point: bool = False  # train the paper's smallest model here; False: read its own stage's metrics file
     paper_point_fracs: tuple = (0.75, 1.5)  # dataset bits / the paper's capacity for it (339K bits)
     paper_point_max_steps: int = 100_000  # a GPU budget (~2.5 ms/step on an H100, ~170 ms on a 2-core CPU)
@@ -110,8 +116,10 @@ class CapacityConfig(Experiment):
               self.precisions, f"a non-empty list drawn from {sorted(PRECISIONS)}")
         check(all(isinstance(v, int) and v >= 2 for v in self.vocab_sweep), "vocab_sweep", self.vocab_sweep,
               "a list of integers >= 2")
-        check(len(self.sweep_size) == 2 and all(isinstance(v, int) and v >= 1 for v in self.sweep_size),
-              "sweep_size", self.sweep_size, "an [n_layer, d_model] pair of positive integers")
+        for name in ("sweep_size", "check_size"):
+            v = getattr(self, name)
+            check(len(v) == 2 and all(isinstance(x, int) and x >= 1 for x in v), name, v,
+                  "an [n_layer, d_model] pair of positive integers")
         check_number(self.alpha_prior, "alpha_prior", 0, lo_open=True)
         check_number(self.longer_factor, "longer_factor", 1, lo_open=True)
         check_number(self.paper_point_max_steps, "paper_point_max_steps", 1, integer=True)
@@ -151,14 +159,14 @@ class CapacityConfig(Experiment):
         return out
 
     def check_runs(self) -> list[Run]:
-        """The runs the longer-training check starts from: sweep_size over sweep_fracs, under the plateau rule."""
-        return self.runs(*self.sweep_size, fracs=self.sweep_fracs)
+        """The runs the longer-training check starts from: check_size over sweep_fracs, under the plateau rule."""
+        return self.runs(*self.check_size, fracs=self.sweep_fracs)
 
     def longer_runs(self, steps: int) -> list[Run]:
         """check_runs on a fixed schedule of longer_factor x `steps` (the steps the rule took): same
         warmup, constant LR, then the same linear decay over the last decay_frac."""
         tc = self.train("fp32").replace(stop="steps", max_steps=math.ceil(self.longer_factor * steps))
-        return self.runs(*self.sweep_size, fracs=self.sweep_fracs, train=tc)
+        return self.runs(*self.check_size, fracs=self.sweep_fracs, train=tc)
 
     def notebook_runs(self, check_steps: int | None = None) -> list[Run]:
         """Every run notebook 01 trains here (the longer check's need the steps its base runs took)."""
