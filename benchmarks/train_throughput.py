@@ -31,16 +31,16 @@ from memlib.engine import Run, Stack, TrainConfig  # noqa: E402
 from memlib.models import GPTConfig, n_params  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-K = 12  # models per stack: the capacity notebook's 6 dataset sizes x 2 seeds
+K = 14  # models per stack: the capacity notebook's 6 dataset sizes x 2 seeds in fp32, plus 2 bf16 runs
 B = 64  # sequences per model per step (the laptop capacity setting)
 SHAPES = [  # (label, V, S, n_layer, d_model)
-    ("laptop grid, smallest", 64, 16, 1, 8), ("laptop grid, 1x16", 64, 16, 1, 16),
-    ("laptop grid, largest", 64, 16, 1, 32), ("paper's smallest", 2048, 64, 1, 32),
+    ("laptop grid, smallest", 64, 16, 1, 4), ("laptop grid, 1x8", 64, 16, 1, 8), ("laptop grid, 1x16", 64, 16, 1, 16),
+    ("laptop grid, largest", 64, 16, 1, 20), ("paper's smallest", 2048, 64, 1, 32),
 ]
 # Memory probes (peak RSS of a fresh process that builds the stack, trains 5 steps and evaluates):
-# the largest laptop stacks of the notebooks (capacity grid: 12 models of 1x32 with up to 1000 sequences;
+# the largest laptop stacks of the notebooks (capacity grid: 14 models of 1x20 with up to 262 sequences;
 # the paper point stage: 2 models of the paper's smallest on 1.1K sequences each at batch 64).
-MEM_PROBES = [("capacity laptop, largest stack", dict(V=64, S=16, L=1, d=32, k=12, n=1000, b=64)),
+MEM_PROBES = [("capacity laptop, largest stack", dict(V=64, S=16, L=1, d=20, k=14, n=262, b=64)),
               ("capacity paper point (laptop stage)", dict(V=2048, S=64, L=1, d=32, k=2, n=1100, b=64))]
 GPU_SHAPES = [(1, 32), (2, 64), (4, 128), (8, 256)]  # paper grid corners and diagonal (n_layer, d_model)
 GPU_COMPILED = [(1, 32), (4, 128)]  # compiled too (each compile takes ~1 min of device time)
