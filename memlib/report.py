@@ -18,12 +18,16 @@ def _fmt(x, spec):
     return "—" if x is None else format(x, spec)
 
 
+def _read(d: Path, name: str) -> dict | None:
+    f = d / f"{name}.json"
+    return json.loads(f.read_text()) if f.exists() else None
+
+
 def render(metrics_dir: Path | None = None) -> str:
     d = Path(metrics_dir or paths.METRICS)
     rows = ["| notebook | measured (scale) | paper |", "|---|---|---|"]
-    f = d / "01_capacity.json"
-    if f.exists():
-        m = json.loads(f.read_text())
+    m = _read(d, "01_capacity")
+    if m:
         tag = f"({m['scale']}, V={m['vocab_size']}, S={m['seq_len']})"
         rows.append(f"| 01 capacity, fp32 | α = {_fmt(m['bits_per_param_fp32'], '.2f')} bits/param, "
                     f"R² {_fmt(m['fit_r2_fp32'], '.3f')} {tag} | {m['paper']['bits_per_param_fp32']} (mean); "
@@ -38,9 +42,8 @@ def render(metrics_dir: Path | None = None) -> str:
                         + (f"; 2× longer: {100 * pp['longer']['relative_gain']:+.1f}%" if pp.get("longer") else "")
                         + ("" if pp["saturated"] else " (step budget reached before a plateau: a lower bound)")
                         + f" | {pp['paper_capacity_bits'] / 1e3:.0f}K bits = {pp['paper_bits_per_param']:.2f} bits/param |")
-    f = d / "02_grokking.json"
-    if f.exists():
-        m = json.loads(f.read_text())
+    m = _read(d, "02_grokking")
+    if m:
         tag = f"({m['scale']}, p={m['p']}, {100 * m['train_frac']:.0f}% of pairs, d_model={m['d_model']})"
         rows.append(f"| 02 grokking: step of 99% train / 99% test accuracy, per seed | {m['memorize_step']} / "
                     f"{m['generalize_step']} {tag} | test long after train (Power et al., Nanda et al.) |")
@@ -50,9 +53,8 @@ def render(metrics_dir: Path | None = None) -> str:
         rows.append(f"| 02 share of sweep models reaching 99% test, dataset bits / capacity < 1 vs ≥ 1 | "
                     f"{_fmt(t['generalized_share_below_1'], '.2f')} vs {_fmt(t['generalized_share_above_1'], '.2f')} "
                     f"(α = {m['alpha']:.2f}) | generalization sets in at ratio ≈ 1 (Morris et al.) |")
-    f = d / "03_text_generalization.json"
-    if f.exists():
-        m = json.loads(f.read_text())
+    m = _read(d, "03_text_generalization")
+    if m:
         tag = f"({m['scale']}, {m['dataset']}, V={m['vocab_size']}, S={m['seq_len']})"
         rows.append(f"| 03 text: exact duplicate sequences removed from the pool | {m['duplicates_removed']} of "
                     f"{m['n_train_pool_sequences'] + m['duplicates_removed']} ({100 * m['duplicate_fraction']:.2f}%) {tag} "
