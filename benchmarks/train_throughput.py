@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from memlib.data import RandomTokens  # noqa: E402
-from memlib.decode import generate_greedy  # noqa: E402
+from memlib.engine.decode import generate_greedy  # noqa: E402
 from memlib.engine import Run, Stack, TrainConfig  # noqa: E402
 from memlib.models import GPTConfig, n_params  # noqa: E402
 

@@ -200,7 +200,7 @@ class Corpus:
 def load(cfg: CorpusConfig, path: Path | None = None) -> Corpus:
     """The prepared corpus for `cfg`, verified against its recorded hashes."""
     path = Path(path or default_dir())
-    fix = (f"build it with `dvc repro text_data` (or `python -m memlib.corpus build <scale>`, which writes {path})")
+    fix = (f"build it with `dvc repro text_data` (or `python -m memlib.text corpus <scale>`, which writes {path})")
     if not (path / "meta.json").exists():
         raise CorpusError(f"no prepared corpus at {path}: {fix}")
     try:
@@ -269,14 +269,3 @@ class TextSequences(Config):
                               f"defined on (pool {self.digest}): rebuild the runs' list from the current corpus")
         check(n <= len(c.train), "n_seqs", n, f"<= the pool's {len(c.train)} sequences")
         return lm_pair(torch.from_numpy(c.train[:n]), bos=self.corpus.vocab_size)
-
-
-if __name__ == "__main__":  # python -m memlib.corpus build [scale] [out]: the text_data stage
-    import sys
-
-    from memlib.text import TextConfig
-    check(len(sys.argv) >= 2 and sys.argv[1] == "build", "command", sys.argv[1:], "'build [scale] [out]'")
-    c = TextConfig.from_params(sys.argv[2] if len(sys.argv) > 2 else "laptop").corpus()
-    m = build(c, Path(sys.argv[3]) if len(sys.argv) > 3 else None)
-    print(json.dumps({k: m[k] for k in ("n_train_pool_sequences", "n_heldout_sequences", "duplicates_removed",
-                                         "heldout_duplicates_of_train_removed", "sha256")}, indent=1))

@@ -161,23 +161,33 @@ def _layer_norm(x, p, name):
     return y if b is None else y + b.unsqueeze(1)
 
 
-def gpt_stacked(c: GPTConfig, p: dict, idx):
+def gpt_stacked(c: GPTConfig, p: dict, idx, cache: list | None = None, pos0: int = 0):
     """K stacked GPTs at once: `p` maps GPT's parameter names to (K, ...) tensors, idx (K, B, T).
 
     Batched matmuls instead of `vmap`, because scaled_dot_product_attention has no vmap
     batching rule (it falls back to a slow loop); attention runs on the folded K*B batch.
     Returns logits (K, B, T, V), equal to running each GPT on its own batch.
+
+    Decoding with a KV cache: `cache` is a list (one entry per layer, None at first) that this call
+    extends with the keys and values of `idx`, the tokens at positions pos0 .. pos0+T-1. Either
+    T tokens from position 0 (the prompt), or one new token attending to every cached position.
     """
     K, B, T = idx.shape
     C, h = c.d_model, c.heads
     wte = p["wte.weight"]
     x = torch.gather(wte, 1, idx.reshape(K, B * T, 1).expand(K, B * T, C))  # (K, B*T, C)
-    x = (x.view(K, B, T, C) + p["wpe.weight"][:, None, :T]).reshape(K, B * T, C)
+    x = (x.view(K, B, T, C) + p["wpe.weight"][:, None, pos0:pos0 + T]).reshape(K, B * T, C)
     for i in range(c.n_layer):
         pre = f"blocks.{i}."
         q, k, v = _linear(_layer_norm(x, p, pre + "ln1"), p, pre + "qkv").split(C, -1)
         q, k, v = (t.reshape(K * B, T, h, C // h).transpose(1, 2) for t in (q, k, v))  # (K*B, h, T, hs)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if cache is not None:
+            if len(cache) <= i:
+                cache.append(None)
+            if cache[i] is not None:
+                k, v = torch.cat([cache[i][0], k], 2), torch.cat([cache[i][1], v], 2)  # (K*B, h, pos0+T, hs)
+            cache[i] = (k, v)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1)
         x = x + _linear(y.transpose(1, 2).reshape(K, B * T, C), p, pre + "proj")
         x = x + _linear(F.gelu(_linear(_layer_norm(x, p, pre + "ln2"), p, pre + "fc"), approximate="tanh"),
                         p, pre + "out")

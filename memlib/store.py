@@ -1,7 +1,9 @@
 """The run store: finished runs on disk, named by the hash of their config.
 
-Layout: `runs/<run_id>/` holds `config.json`, `weights.safetensors`, `metrics.json` and, written
-last, `manifest.json` with the sha256 of each file. A run is finished when its manifest exists
+Layout: `runs/<run_id>/` holds `config.json`, `weights.safetensors`, `metrics.json`, optional extra
+tensor files (`<name>.safetensors`, e.g. the optimizer state) and, written last, `manifest.json`
+with the sha256 of each file; per-example evaluations of a run are cached beside it in `eval/`.
+A run is finished when its manifest exists
 and every hash matches; a truncated or altered file is reported with its path, moved aside and
 recomputed, never loaded. Every write is atomic (temp file + rename). A claim file per run lets
 two processes share one sweep without training the same run twice.
@@ -66,12 +68,17 @@ class RunStore:
     def dir(self, run_id: str) -> Path:
         return self.root / run_id
 
-    def save(self, run_id: str, config: dict, weights: dict, metrics: dict) -> None:
+    def save(self, run_id: str, config: dict, weights: dict, metrics: dict, extra: dict | None = None) -> None:
+        """Write a finished run; `extra` maps names to further tensor dicts (`<name>.safetensors`)."""
         d = self.dir(run_id)
         write_json(d / "config.json", config)
         save_tensors(d / "weights.safetensors", weights)
         write_json(d / "metrics.json", metrics)
-        write_json(d / "manifest.json", {f: sha256(d / f) for f in FILES})
+        files = list(FILES)
+        for name, tensors in (extra or {}).items():
+            save_tensors(d / f"{name}.safetensors", tensors)
+            files.append(f"{name}.safetensors")
+        write_json(d / "manifest.json", {f: sha256(d / f) for f in files})
         self.drop_checkpoint(run_id)
 
     def _verified(self, run_id: str) -> bool:
@@ -82,7 +89,7 @@ class RunStore:
             return False
         except (json.JSONDecodeError, UnicodeDecodeError):
             return self._quarantine(d, "manifest.json is not valid JSON")
-        for f in FILES:
+        for f in sorted(set(FILES) | set(manifest)):
             if not (d / f).exists():
                 return self._quarantine(d, f"{f} is missing")
             if sha256(d / f) != manifest.get(f):
@@ -105,6 +112,35 @@ class RunStore:
             return None
         d = self.dir(run_id)
         return load_file(str(d / "weights.safetensors")), json.loads((d / "metrics.json").read_text())
+
+    def load_extra(self, run_id: str, name: str):
+        """The tensors a finished run stored as `name` (see save), or None if it has none."""
+        d = self.dir(run_id)
+        if not self._verified(run_id) or not (d / f"{name}.safetensors").exists():
+            return None
+        return load_file(str(d / f"{name}.safetensors"))
+
+    # --- cached per-example evaluations of finished runs -----------------------------------
+    def save_eval(self, run_id: str, key: str, tensors: dict) -> None:
+        d = self.dir(run_id) / "eval"
+        save_tensors(d / f"{key}.safetensors", tensors)
+        write_json(d / f"{key}.json", {"sha256": sha256(d / f"{key}.safetensors")})
+
+    def load_eval(self, run_id: str, key: str):
+        """A cached evaluation, or None (absent, or corrupt: then it is deleted and recomputed)."""
+        d = self.dir(run_id) / "eval"
+        try:
+            ok = json.loads((d / f"{key}.json").read_text())["sha256"] == sha256(d / f"{key}.safetensors")
+        except FileNotFoundError:
+            return None
+        except (KeyError, json.JSONDecodeError, UnicodeDecodeError):
+            ok = False
+        if not ok:
+            warnings.warn(f"corrupt cached evaluation {d / key}: recomputing it", CorruptRunWarning, stacklevel=2)
+            for f in (f"{key}.json", f"{key}.safetensors"):
+                (d / f).unlink(missing_ok=True)
+            return None
+        return load_file(str(d / f"{key}.safetensors"))
 
     def load_metrics(self, run_id: str):
         out = self.load(run_id)

@@ -248,3 +248,16 @@ def describe(m: dict) -> str:
     lines.append(f"training time of all this notebook's runs (from an empty run store): "
                  f"{m['training']['wall_s'] / 60:.1f} min")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m memlib.text corpus [scale] [out]: the text_data stage
+    import json
+    import sys
+    from pathlib import Path
+
+    from memlib.corpus import build
+    check(len(sys.argv) >= 2 and sys.argv[1] == "corpus", "command", sys.argv[1:], "'corpus [scale] [out]'")
+    c = TextConfig.from_params(sys.argv[2] if len(sys.argv) > 2 else "laptop").corpus()
+    m = build(c, Path(sys.argv[3]) if len(sys.argv) > 3 else None)
+    print(json.dumps({k: m[k] for k in ("n_train_pool_sequences", "n_heldout_sequences", "duplicates_removed",
+                                         "heldout_duplicates_of_train_removed", "sha256")}, indent=1))

@@ -6,7 +6,8 @@ import pytest
 
 from memlib.capacity import CapacityConfig
 from memlib.config import ConfigError
-from memlib.engine import TrainConfig, _plateaued
+from memlib.engine import TrainConfig
+from memlib.engine.stopping import plateaued as _plateaued
 
 
 def history(fn, steps, every=100):

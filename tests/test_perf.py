@@ -7,7 +7,7 @@ import torch
 from memlib import models
 from memlib.config import ConfigError
 from memlib.data import RandomTokens
-from memlib.decode import generate_greedy
+from memlib.engine.decode import generate_greedy
 from memlib.engine import Run, Stack, TrainConfig
 from memlib.models import GPTConfig
 

@@ -1,0 +1,331 @@
+"""The stack: K models of one shape trained at once.
+
+Each model of a stack has its own initialisation seed (or stored starting point), its own training
+examples (indices into a shared pool, with repetitions), its own batch sampler, its own learning-rate
+schedule, forget set, mask and stopping point, so a model's result does not depend on which other
+models share its stack: training K models stacked gives the same parameters as training each alone
+(up to float rounding of the batched kernels). Parameters live as (K, ...) tensors; GPTs use a
+hand-written stacked forward (`models.STACKED`), other modules `torch.func.vmap(functional_call)`.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+
+import torch
+from torch.func import functional_call, stack_module_state, vmap
+
+from memlib import models
+from memlib.engine import optim
+from memlib.engine.masks import mask_for
+from memlib.engine.objectives import OBJECTIVES, Terms
+from memlib.engine.runs import PRECISIONS, Objective, Run
+from memlib.engine.stopping import lr_factor
+from memlib.store import RunStore
+
+
+class Stack:
+    """K models of one config, stacked: forward, per-example code lengths, AdamW steps."""
+
+    def __init__(self, runs: list[Run], device="cpu", checkpoints=None, compile=None, store: RunStore | None = None):
+        self.runs = list(runs)
+        self.cfg, self.tc = runs[0].model, runs[0].train  # tc: what the runs share (all but precision)
+        self.objective = runs[0].objective or Objective()
+        self.obj = OBJECTIVES[self.objective.name]
+        self.device = torch.device(device)
+        keys = {r.stack_key(self.device) for r in runs}
+        assert len(keys) == 1, "runs of one stack must share their stack key"
+        self.dtypes = [PRECISIONS[r.train.precision] for r in runs]  # what each model's parameters are stored as
+        # bf16 matmuls are slower than fp32 on CPUs without AMX/avx512_bf16 (5-10x here), so on CPU
+        # bf16 parameters are kept bf16-valued (rounded at every update) inside fp32 tensors, and
+        # bf16 and fp32 models share a stack; `rounded` marks the bf16 ones (None: no rounding).
+        self.compute = self.dtypes[0] if self.device.type == "cuda" else torch.float32
+        self.rounded = (torch.tensor([d == torch.bfloat16 for d in self.dtypes], device=self.device)
+                        if self.device.type != "cuda" and torch.bfloat16 in self.dtypes else None)
+        ms = [models.build(r.model, r.seed) for r in runs]
+        params, _ = stack_module_state(ms)
+        self.p = {k: v.detach().to(self.device, self.compute) for k, v in params.items()}
+        self.m = {k: torch.zeros_like(v, dtype=torch.float32) for k, v in self.p.items()}
+        self.v = {k: torch.zeros_like(v, dtype=torch.float32) for k, v in self.p.items()}
+        self.decay = {k: v.dim() >= 3 for k, v in self.p.items()}  # (K, ...) matrices and embeddings
+        self.base = copy.deepcopy(ms[0]).to("meta")
+        self.gens = [torch.Generator().manual_seed(int(r.run_id(), 16) % (2**63)) for r in runs]
+        self.forget_gens = [torch.Generator().manual_seed((int(r.run_id(), 16) + 1) % (2**63)) for r in runs]
+        self.step = 0  # steps this stack has taken (schedules and stopping count from here)
+        self.t0 = [0] * len(runs)  # optimizer steps each model had taken before (Init(optimizer=True))
+        self.state = [{"phase": "stable", "decay_start": None, "decay_len": None, "saturated": None,
+                       "history": []} for _ in runs]
+        self._start(store)
+        self.masks = self._masks(store)
+        self.p = {k: optim.round_bf16(self._masked(k, v), self.rounded) for k, v in self.p.items()}
+        self._load_pool()
+        self.forget_ref = self._forget_ref() if self.obj.needs_ref else None
+        if checkpoints:
+            self._restore(checkpoints)
+        for v in self.p.values():
+            v.requires_grad_(True)
+        self._fixed = None  # cached full-batch rows of _batch; reset when models leave the stack
+        self._step_fn = optim.compiled_step(self, optim.COMPILE if compile is None else compile)
+
+    # --- starting points and masks --------------------------------------------------------
+    def _start(self, store):
+        """Weights (and, with Init(optimizer=True), optimizer and sampler state) of stored starting runs."""
+        for k, r in enumerate(self.runs):
+            if r.init is None:
+                continue
+            store = store or RunStore()
+            rid = r.init.run.run_id()
+            got = store.load(rid)
+            if got is None:
+                raise FileNotFoundError(f"run {r.run_id()} starts from run {rid}, which is not in the store "
+                                        f"{store.root}: train it first (sweep() does so for the runs that need it)")
+            w, metrics = got
+            for n in self.p:
+                self.p[n][k] = w[n].to(self.device, self.compute)
+            if r.init.optimizer:
+                opt = store.load_extra(rid, "optimizer")
+                if opt is None:
+                    raise FileNotFoundError(f"run {rid} has no stored optimizer state, which Init(optimizer=True) needs: "
+                                            f"it was trained before optimizer states were kept; delete "
+                                            f"{store.dir(rid)} to retrain it")
+                for n in self.p:
+                    self.m[n][k], self.v[n][k] = opt["m." + n].to(self.device), opt["v." + n].to(self.device)
+                self.gens[k].set_state(opt["gen"])
+                self.t0[k] = int(opt["opt_steps"].item())
+
+    def _masks(self, store):
+        """{name: (K, ...) 0/1 tensor} of the runs' masks (ones where a run has none), or None."""
+        if all(r.mask is None for r in self.runs):
+            return None
+        store = store or RunStore()
+        per = [mask_for(r.mask, store) if r.mask is not None else None for r in self.runs]
+        return {n: torch.stack([m[n] if m is not None else torch.ones(v.shape[1:]) for m in per]).to(self.device, self.compute)
+                for n, v in self.p.items()}
+
+    def _masked(self, name, v):
+        return v if self.masks is None else v * self.masks[name]
+
+    # --- data ----------------------------------------------------------------------------
+    def _load_pool(self):
+        """One pool of examples per data source; each model's indices (and forget indices) point into it."""
+        sources = {}
+        for r in self.runs:
+            idx = r.data.indices()
+            spec, n = sources.get(r.data.source(), (r.data, 0))
+            sources[r.data.source()] = (spec if n >= len(idx) else r.data, max(n, int(idx.max()) + 1))
+        xs, ys, offset = [], [], {}
+        total = 0
+        for key, (spec, n) in sources.items():
+            x, y = spec.load_pool(n)
+            offset[key] = total
+            total += len(x)
+            xs.append(x), ys.append(y)
+        self.x = torch.cat(xs).to(self.device)
+        self.y = torch.cat(ys).to(self.device)
+        self.own = [_examples(r, r.subset) + offset[r.data.source()] for r in self.runs]
+        self.forget = ([_examples(r, r.forget) + offset[r.data.source()] for r in self.runs]
+                       if self.obj.needs_forget else None)
+
+    @property
+    def counts(self):
+        return [len(o) for o in self.own]
+
+    def _draw(self, owns, gens, B):
+        """Positions (K, B) into each model's example list and weights (K, B): models with at most B
+        examples take them all (padded with zero-weight slots), the others draw B from their generator."""
+        pos, w = [], []
+        for own, g in zip(owns, gens):
+            if len(own) <= B:
+                pos.append(torch.cat([torch.arange(len(own)), torch.zeros(B - len(own), dtype=torch.long)]))
+                w.append(torch.cat([torch.ones(len(own)), torch.zeros(B - len(own))]))
+            else:
+                pos.append(torch.randint(len(own), (B,), generator=g))
+                w.append(torch.ones(B))
+        return torch.stack(pos), torch.stack(w).to(self.device)
+
+    def _batch(self):
+        """Indices (K, B) and weights (K, B) of this step's batch for every model.
+
+        Models with at most B examples train full-batch (padded with zero-weight slots; their rows
+        are built once and cached); the others draw B indices from their own generator each step.
+        """
+        if self._fixed is None:
+            B = min(self.tc.batch_size, max(self.counts))
+            rows = [torch.cat([own, own[:1].expand(B - len(own))]) if len(own) <= B else None for own in self.own]
+            w = torch.stack([torch.cat([torch.ones(len(own)), torch.zeros(B - len(own))]) if len(own) <= B
+                             else torch.ones(B) for own in self.own]).to(self.device)
+            self._fixed = B, rows, w
+        B, rows, w = self._fixed
+        idx = [r if r is not None else own[torch.randint(len(own), (B,), generator=g)]
+               for r, own, g in zip(rows, self.own, self.gens)]
+        return torch.stack(idx).to(self.device), w
+
+    def _forget_batch(self):
+        """Indices, weights and positions (K, Bf) of this step's forget-set batch."""
+        B = min(self.tc.batch_size, max(len(f) for f in self.forget))
+        pos, w = self._draw(self.forget, self.forget_gens, B)
+        idx = torch.stack([f[p] for f, p in zip(self.forget, pos)]).to(self.device)
+        return idx, w, pos.to(self.device)
+
+    def _forget_ref(self, chunk=512):
+        """Nats of each forget example under the starting weights, (K, F_max) (NPO's reference model)."""
+        n = max(len(f) for f in self.forget)
+        index = torch.stack([torch.cat([f, f[:1].expand(n - len(f))]) for f in self.forget]).to(self.device)
+        return self.pool_nats(index, chunk)
+
+    # --- model ---------------------------------------------------------------------------
+    def forward(self, p, x):
+        """x (K, B, ...) -> outputs (K, B, ...)."""
+        stacked = models.STACKED.get(type(self.cfg))
+        if stacked is not None:
+            return stacked(self.cfg, p, x)
+        return vmap(lambda pk, xk: functional_call(self.base, pk, (xk,)))(p, x)
+
+    def nats(self, x, y, fp32=True):
+        """Per-example code length in nats, x (K, B, ...) -> (K, B); evaluated without grad.
+
+        fp32=True evaluates bf16 weights in fp32 arithmetic, so the code length measures
+        what the stored parameters encode, not bf16 rounding of activations.
+        """
+        with torch.no_grad():
+            p = {k: v.detach().float() for k, v in self.p.items()} if fp32 else self.p
+            return models.EXAMPLE_NATS[type(self.cfg)](self.forward(p, x), y)
+
+    def pool_nats(self, index, chunk=512):
+        """Per-example nats of pool rows: index (K, N) -> (K, N), computed in chunks."""
+        out = [self.nats(self.x[i], self.y[i]) for i in index.split(chunk, dim=1)]
+        return torch.cat(out, dim=1)
+
+    def own_nats(self, chunk=512):
+        """Each model's code length (nats) on each of its own training examples: list of (N_k,)."""
+        n = max(self.counts)
+        index = torch.stack([torch.cat([o, o[:1].expand(n - len(o))]) for o in self.own]).to(self.device)
+        full = self.pool_nats(index, chunk)
+        return [full[k, :c] for k, c in enumerate(self.counts)]
+
+    # --- optimisation --------------------------------------------------------------------
+    def lr(self):
+        """Per-model learning rate at the current step, (K,)."""
+        return torch.tensor([self.tc.lr * lr_factor(self.step, s, self.tc) for s in self.state], device=self.device)
+
+    def loss(self, p, idx, w, forget=None):
+        """Per-model training loss (K,) of the objective on a batch (and a forget batch)."""
+        tokens = models.TOKENS_PER_EXAMPLE.get(type(self.cfg), lambda c: 1)(self.cfg)
+        ex_nats = models.EXAMPLE_NATS[type(self.cfg)]
+        train = Terms(ex_nats(self.forward(p, self.x[idx]), self.y[idx]), w, tokens) if self.obj.uses_retain else None
+        f = None
+        if forget is not None:
+            fidx, fw, fpos = forget
+            ref = self.forget_ref.gather(1, fpos) if self.forget_ref is not None else None
+            f = Terms(ex_nats(self.forward(p, self.x[fidx]), self.y[fidx]), fw, tokens, ref)
+        return self.obj.fn(train, f, self.objective)
+
+    def train_step(self):
+        """One AdamW step for every model; returns per-model training loss, (K,)."""
+        idx, w = self._batch()
+        forget = self._forget_batch() if self.obj.needs_forget else None
+        if self._step_fn is not None:
+            try:
+                return self._compiled_train_step(idx, w)
+            except torch._dynamo.exc.TorchDynamoException as e:  # a compiler failure must not lose the run
+                self.step -= 1  # nothing else was changed: the compiled step is pure until it returns
+                self._step_fn = None
+                warnings.warn(f"torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); this stack "
+                              "continues eagerly (same results up to rounding). MEMLIB_COMPILE=off skips compiling.",
+                              RuntimeWarning, stacklevel=2)
+        loss = self.loss(self.p, idx, w, forget)
+        grads = torch.autograd.grad(loss.sum(), list(self.p.values()))
+        self.step += 1
+        self._adamw(dict(zip(self.p, grads)), self.lr())
+        return loss.detach()
+
+    def opt_steps(self) -> list[int]:
+        """Each model's optimizer step count (its starting run's steps included)."""
+        return [t + self.step for t in self.t0]
+
+    @torch.no_grad()
+    def _adamw(self, grads, lr):
+        bc1, bc2 = optim.bias_corrections(self.tc.betas, self.opt_steps())
+        scale = optim.clip_scale(grads.values(), self.tc, len(self.runs))
+        for k, p in self.p.items():
+            mask = None if self.masks is None else self.masks[k]
+            new, self.m[k], self.v[k] = optim.adamw_update(p, grads[k], self.m[k], self.v[k], lr, scale, bc1, bc2,
+                                                           self.decay[k], self.tc, self.rounded, mask)
+            p.copy_(new)  # bf16 parameters: rounded to nearest in adamw_update
+
+    def _compiled_train_step(self, idx, w):
+        self.step += 1
+        bc = [torch.as_tensor(b, device=self.device, dtype=torch.float32)  # tensors: no recompile per step
+              for b in optim.bias_corrections(self.tc.betas, self.opt_steps())]
+        p = {k: v.detach() for k, v in self.p.items()}
+        p, self.m, self.v, loss = self._step_fn(p, self.m, self.v, self.x[idx], self.y[idx], w, self.lr(), bc[0], bc[1],
+                                                self.rounded)
+        self.p = {k: v.requires_grad_(True) for k, v in p.items()}
+        return loss.detach()
+
+    def keep(self, mask: list[bool]):
+        """Drop the models whose mask entry is False (they finished or failed)."""
+        self._fixed = None
+        sel = torch.tensor([i for i, k in enumerate(mask) if k], dtype=torch.long, device=self.device)
+        for d in (self.p, self.m, self.v) + ((self.masks,) if self.masks is not None else ()):
+            for k in d:
+                d[k] = d[k].detach()[sel].clone()
+        for v in self.p.values():
+            v.requires_grad_(True)
+        if self.rounded is not None:
+            self.rounded = self.rounded[sel]
+        if self.forget_ref is not None:
+            self.forget_ref = self.forget_ref[sel]
+        pick = lambda xs: [x for x, k in zip(xs, mask) if k]
+        self.runs, self.gens, self.state, self.own = pick(self.runs), pick(self.gens), pick(self.state), pick(self.own)
+        self.forget_gens, self.t0, self.dtypes = pick(self.forget_gens), pick(self.t0), pick(self.dtypes)
+        if self.forget is not None:
+            self.forget = pick(self.forget)
+
+    def model_weights(self, k: int) -> dict:
+        return {n: v[k].detach().to(self.dtypes[k]) for n, v in self.p.items()}
+
+    def optimizer_state(self, k: int) -> dict:
+        """What Init(optimizer=True) needs to continue model k exactly: moments, sampler state, step count."""
+        out = {f"m.{n}": self.m[n][k] for n in self.m}
+        out.update({f"v.{n}": self.v[n][k] for n in self.v})
+        out["gen"] = self.gens[k].get_state()
+        out["opt_steps"] = torch.tensor([self.opt_steps()[k]])
+        return out
+
+    # --- checkpoints ---------------------------------------------------------------------
+    def checkpoint(self, k: int):
+        tensors = {f"p.{n}": self.p[n][k] for n in self.p}
+        tensors.update({f"m.{n}": self.m[n][k] for n in self.m})
+        tensors.update({f"v.{n}": self.v[n][k] for n in self.v})
+        tensors["gen"] = self.gens[k].get_state()
+        if self.forget is not None:
+            tensors["forget_gen"] = self.forget_gens[k].get_state()
+        if self.forget_ref is not None:
+            tensors["forget_ref"] = self.forget_ref[k]
+        state = {"step": self.step, **self.state[k]}
+        if self.t0[k]:
+            state["t0"] = self.t0[k]
+        return tensors, state
+
+    def _restore(self, checkpoints):
+        steps = {c[1]["step"] for c in checkpoints}
+        assert len(steps) == 1, "models resumed into one stack must share their step"
+        self.step = steps.pop()
+        for d, pre in ((self.p, "p."), (self.m, "m."), (self.v, "v.")):
+            for n in d:
+                d[n] = torch.stack([t[pre + n] for t, _ in checkpoints]).to(self.device, d[n].dtype)
+        for k, (t, s) in enumerate(checkpoints):
+            self.gens[k].set_state(t["gen"])
+            if "forget_gen" in t:
+                self.forget_gens[k].set_state(t["forget_gen"])
+            if "forget_ref" in t:
+                self.forget_ref[k] = t["forget_ref"].to(self.device)
+            self.t0[k] = s.get("t0", 0)
+        self.state = [{k: v for k, v in s.items() if k not in ("step", "sha256", "t0")} for _, s in checkpoints]
+
+
+def _examples(run: Run, subset) -> torch.Tensor:
+    """Pool positions of a run's examples (or forget set): its data's indices, through `subset`."""
+    idx = run.data.indices()
+    return idx if subset is None else subset.apply(idx)

@@ -1,0 +1,36 @@
+"""When a run stops: the plateau rule and the warmup-stable-decay learning-rate schedule.
+
+`stop="steps"` trains a fixed budget; `stop="plateau"` trains at constant learning rate until the
+monitored score (e.g. memorized bits) gains less than `tol` (relative) over `patience` evaluations
+(or, with `window_frac` > 0, over the last `window_frac` of the steps taken if that is longer), then
+decays the learning rate linearly to zero over `decay_frac` of the steps taken, and evaluates once more.
+"""
+from __future__ import annotations
+
+from memlib.engine.runs import TrainConfig
+
+
+def lr_factor(step: int, state: dict, tc: TrainConfig) -> float:
+    """Learning rate / peak at `step` for one model: linear warmup, constant, linear decay to 0."""
+    f = min(1.0, step / tc.warmup) if tc.warmup else 1.0
+    if state["decay_start"] is not None:
+        f *= max(0.0, 1 - (step - state["decay_start"]) / max(1, state["decay_len"]))
+    return f
+
+
+def plateaued(history, tc: TrainConfig) -> bool:
+    """True when the score gained at most `tol` (relative to its current value) since the reference
+    evaluation: `patience` evaluations back, or further back if that is less than `window_frac` of
+    the steps taken (window_frac = 0.5: the second half of training so far added at most `tol`)."""
+    scores = [h["score"] for h in history]
+    if len(scores) <= tc.patience or scores[-1] <= 0:
+        return False
+    ref = len(scores) - 1 - tc.patience
+    if tc.window_frac:
+        since = history[-1]["step"] * (1 - tc.window_frac)  # the window starts at or before this step
+        before = [i for i, h in enumerate(history) if h["step"] <= since]
+        if not before:
+            return False
+        ref = min(ref, before[-1])
+    gain = scores[-1] - scores[ref]
+    return gain <= tc.tol * abs(scores[-1])
