@@ -29,6 +29,7 @@ from memlib.data import RandomTokens  # noqa: E402
 from memlib.engine.decode import generate_greedy  # noqa: E402
 from memlib.engine import Run, Stack, TrainConfig  # noqa: E402
 from memlib.models import GPTConfig, n_params  # noqa: E402
+from results_md import sections  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 K = 14  # models per stack: the capacity notebook's 6 dataset sizes x 2 seeds in fp32, plus 2 bf16 runs
@@ -214,7 +215,8 @@ def write_cpu(res):
     for r in res["eval"]:
         L.append(f"| V={r['V']}, S={r['S']}, {r['n_layer']}×{r['d_model']} | {r['models']} × {r['seqs_per_model']:,} | "
                  f"{r['eval_seq_s']:,.0f} | {r['greedy_seq_s']:,.0f} |")
-    (HERE / "RESULTS.md").write_text("\n".join(L) + "\n")
+    owned = sections((HERE / "RESULTS.md").read_text()) if (HERE / "RESULTS.md").exists() else ""
+    (HERE / "RESULTS.md").write_text("\n".join(L) + "\n" + ("\n" + owned + "\n" if owned else ""))
 
 
 def main_cpu():

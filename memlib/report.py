@@ -23,10 +23,8 @@ def _read(d: Path, name: str) -> dict | None:
     return json.loads(f.read_text()) if f.exists() else None
 
 
-def render(metrics_dir: Path | None = None) -> str:
-    d = Path(metrics_dir or paths.METRICS)
-    rows = ["| notebook | measured (scale) | paper |", "|---|---|---|"]
-    m = _read(d, "01_capacity")
+def _capacity(m: dict) -> list[str]:
+    rows = []
     if m:
         tag = f"({m['scale']}, V={m['vocab_size']}, S={m['seq_len']})"
         rows.append(f"| 01 capacity, fp32 | α = {_fmt(m['bits_per_param_fp32'], '.2f')} bits/param, "
@@ -42,7 +40,11 @@ def render(metrics_dir: Path | None = None) -> str:
                         + (f"; 2× longer: {100 * pp['longer']['relative_gain']:+.1f}%" if pp.get("longer") else "")
                         + ("" if pp["saturated"] else " (step budget reached before a plateau: a lower bound)")
                         + f" | {pp['paper_capacity_bits'] / 1e3:.0f}K bits = {pp['paper_bits_per_param']:.2f} bits/param |")
-    m = _read(d, "02_grokking")
+    return rows
+
+
+def _grokking(m: dict) -> list[str]:
+    rows = []
     if m:
         tag = f"({m['scale']}, p={m['p']}, {100 * m['train_frac']:.0f}% of pairs, d_model={m['d_model']})"
         rows.append(f"| 02 grokking: step of 99% train / 99% test accuracy, per seed | {m['memorize_step']} / "
@@ -53,7 +55,11 @@ def render(metrics_dir: Path | None = None) -> str:
         rows.append(f"| 02 share of sweep models reaching 99% test, dataset bits / capacity < 1 vs ≥ 1 | "
                     f"{_fmt(t['generalized_share_below_1'], '.2f')} vs {_fmt(t['generalized_share_above_1'], '.2f')} "
                     f"(α = {m['alpha']:.2f}) | generalization sets in at ratio ≈ 1 (Morris et al.) |")
-    m = _read(d, "03_text_generalization")
+    return rows
+
+
+def _text(m: dict) -> list[str]:
+    rows = []
     if m:
         tag = f"({m['scale']}, {m['dataset']}, V={m['vocab_size']}, S={m['seq_len']})"
         rows.append(f"| 03 text: exact duplicate sequences removed from the pool | {m['duplicates_removed']} of "
@@ -66,6 +72,24 @@ def render(metrics_dir: Path | None = None) -> str:
                 "" if p["test_loss_peak_interior"] else ", at the grid's edge")
             rows.append(f"| 03 text, {p['n_params'] / 1e3:.1f}K params: peak of unintended memorization; of held-out loss "
                         f"| {um}; {tl} | both where dataset bits ≈ capacity (ratio 1) |")
+    return rows
+
+
+# each notebook's metrics file and the function that renders its rows, in notebook order
+ROWS = [
+    ("01_capacity", _capacity),
+    ("02_grokking", _grokking),
+    ("03_text_generalization", _text),
+]
+
+
+def render(metrics_dir: Path | None = None) -> str:
+    d = Path(metrics_dir or paths.METRICS)
+    rows = ["| notebook | measured (scale) | paper |", "|---|---|---|"]
+    for name, fn in ROWS:
+        m = _read(d, name)
+        if m:
+            rows += fn(m)
     return "\n".join(rows)
 
 

@@ -10,7 +10,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SECTIONS = {"01_capacity": "capacity", "02_grokking": "grokking", "03_text_generalization": "text"}
+SECTIONS = {"01_capacity": "capacity", "02_grokking": "grokking", "03_text_generalization": "text", "04_extraction": "extraction",
+            "06_data_diet": "data_diet"}
 
 
 def cells(nb):
