@@ -145,3 +145,169 @@ def text_vs_ratio(df):
         ax.set(xscale="log", xlabel="dataset bits (oracle) / capacity (α·params)", ylabel=t)
     axes[0].legend(fontsize=8)
     return fig
+
+
+def _errorbars(ax, d, x, y, lo, hi, **kw):
+    d = d.sort_values(x)
+    ax.errorbar(d[x], d[y], yerr=[d[y] - d[lo], d[hi] - d[y]], marker="o", capsize=2, **kw)
+
+
+def extraction_k(ke):
+    """k-extractable rate of training vs held-out sequences against training-set size, one panel per k."""
+    ks = sorted(ke.k.unique())
+    fig, axes = plt.subplots(1, len(ks), figsize=(5 * len(ks), 4.2), sharey=True, squeeze=False)
+    sizes = sorted(ke.n_params.unique())
+    for ax, k in zip(axes[0], ks):
+        for color, n in zip(sns.color_palette("viridis", len(sizes)), sizes):
+            d = ke[(ke.k == k) & (ke.n_params == n)].groupby("n_train", as_index=False).mean(numeric_only=True)
+            _errorbars(ax, d, "n_train", "train_rate", "train_ci_low", "train_ci_high", color=color, label=f"{n:,} train")
+            _errorbars(ax, d, "n_train", "heldout_rate", "heldout_ci_low", "heldout_ci_high", color=color, ls="--",
+                       alpha=0.7, label=f"{n:,} held-out")
+        ax.set(xscale="log", xlabel="training sequences n", ylabel="k-extractable rate", title=f"prefix k = {k}")
+    axes[0][0].legend(fontsize=7, ncol=2)
+    fig.suptitle("Greedy extraction of training (solid) vs held-out (dashed) sequences (95% Clopper-Pearson)")
+    return fig
+
+
+def extraction_duplication(rates, k_mid: int):
+    """Extraction rate against repetitions r, model size and prefix length (log x axes, 95% intervals)."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2), sharey=True)
+    sizes, reps = sorted(rates.n_params.unique()), sorted(rates.r.unique())
+    pal = sns.color_palette("viridis", len(sizes))
+    for color, n in zip(pal, sizes):
+        _errorbars(axes[0], rates[(rates.n_params == n) & (rates.k == k_mid)], "r", "rate", "ci_low", "ci_high",
+                   color=color, label=f"{n:,} params")
+        _errorbars(axes[2], rates[(rates.n_params == n) & (rates.r == max(reps))], "k", "rate", "ci_low", "ci_high",
+                   color=color, label=f"{n:,} params")
+    for color, r in zip(sns.color_palette("rocket", len(reps)), reps):
+        _errorbars(axes[1], rates[(rates.r == r) & (rates.k == k_mid)], "n_params", "rate", "ci_low", "ci_high",
+                   color=color, label=f"r = {r}")
+    axes[0].set(xscale="log", xlabel="repetitions r", ylabel="k-extractable rate", title=f"against duplicates (k = {k_mid})")
+    axes[1].set(xscale="log", xlabel="parameters", title=f"against model size (k = {k_mid})")
+    axes[2].set(xscale="log", xlabel="prefix length k", title=f"against prefix length (r = {max(reps)})")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    return fig
+
+
+def exposure_vs_repeats(ex):
+    """Canary exposure (exact and skew-normal extrapolated) against repetitions, one line per model size."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    sizes = sorted(ex.n_params.unique())
+    for color, n in zip(sns.color_palette("viridis", len(sizes)), sizes):
+        g = ex[ex.n_params == n].groupby("r")
+        m, sd = g.exposure.mean(), g.exposure.std()
+        ax.errorbar(m.index + 0.5, m, yerr=sd, marker="o", capsize=2, color=color, label=f"{n:,} params, exact")
+        ax.plot(m.index + 0.5, g.exposure_extrapolated.mean(), ls="--", color=color, marker="x",
+                label=f"{n:,} params, extrapolated")
+    ax.axhline(1 / np.log(2), color="grey", ls=":", lw=1, label="chance (1/ln 2 ≈ 1.44 bits)")
+    ax.axhline(ex.max_exposure.iloc[0], color="k", ls="--", lw=1, label="log2|R| (secret ranked first)")
+    ax.set(xscale="log", xlabel="repetitions r + 0.5 (0: never seen)", ylabel="exposure (bits)",
+           title="Canary exposure grows with repetitions\n(mean ± sd over canaries and seeds)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def precision_bars(prec: dict, top: int):
+    """Precision of each ranking's top samples at finding training text, with 95% intervals."""
+    names = list(prec)
+    r = np.array([prec[n]["precision_rate"] for n in names])
+    lo = r - np.array([prec[n]["precision_ci_low"] for n in names])
+    hi = np.array([prec[n]["precision_ci_high"] for n in names]) - r
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(names, r, yerr=[lo, hi], capsize=3, color=sns.color_palette("muted", len(names)))
+    ax.set(ylabel=f"precision of the top {top}", title="Generate-and-rank: which ranking finds training text")
+    ax.tick_params(axis="x", rotation=20)
+    return fig
+
+
+def rarity_scatter(rr, k: int):
+    """Mean token IDF of sequences seen once against how much of them greedy decoding reproduces."""
+    d = rr[rr.k == k]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    sns.stripplot(data=d, x="matched", y="mean_idf", hue="n_params", palette="viridis", dodge=True, size=3, ax=ax)
+    ax.set(xlabel=f"suffix tokens reproduced from a {k}-token prefix", ylabel="mean token IDF (rarity)",
+           title="Rarity and extraction of sequences seen once")
+    return fig
+
+
+_KEEP_STYLE = {"highest": ("C3", "-"), "random": ("C7", "--"), "lowest": ("C0", "-"), "all": ("k", ":")}
+
+
+def _mean_band(ax, d, x, label, color, ls="-"):
+    """Mean of test_acc over seeds against x, with a band of ± one standard deviation."""
+    g = d.groupby(x).test_acc.agg(["mean", "std"]).reset_index().sort_values(x)
+    ax.plot(g[x], g["mean"], marker="o", color=color, ls=ls, label=label)
+    ax.fill_between(g[x], g["mean"] - g["std"].fillna(0), g["mean"] + g["std"].fillna(0), color=color, alpha=0.15)
+
+
+def prune_curves(df, title: str):
+    """Test accuracy against the fraction of training data kept, one panel per score: keep the highest-scoring,
+    a random or the lowest-scoring examples (mean ± sd over seeds; dotted: the full training set)."""
+    names = [s for s in df.score.unique() if s not in ("random", "none")]
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.2), sharey=True, squeeze=False)
+    full = df[df.keep == "all"].test_acc
+    for ax, name in zip(axes[0], names):
+        for keep in ("highest", "random", "lowest"):
+            d = df[(df.keep == keep) & (df.score == (name if keep != "random" else "random"))]
+            _mean_band(ax, d, "frac_kept", f"keep {keep}", *_KEEP_STYLE[keep])
+        ax.axhline(full.mean(), color="k", ls=":", lw=1, label=f"full data ({full.mean():.3f})")
+        ax.set(xlabel="fraction of training data kept", ylabel="test accuracy", title=f"ranked by {name}")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def noise_scores(table, auroc: dict):
+    """Histograms of each score for relabelled vs untouched training examples of the noisy data set."""
+    t = table[table.data == "noisy"]
+    fig, axes = plt.subplots(1, len(auroc), figsize=(4.5 * len(auroc), 3.6), squeeze=False)
+    for ax, (name, a) in zip(axes[0], auroc.items()):
+        v = t[name].dropna()
+        bins = np.linspace(v.min(), v.max(), 40)
+        ax.hist(t[~t.flipped][name].dropna(), bins=bins, density=True, alpha=0.6, label="label kept")
+        ax.hist(t[t.flipped][name].dropna(), bins=bins, density=True, alpha=0.6, label="relabelled")
+        ax.set(xlabel=name, ylabel="density", title=f"{name}: AUROC {a:.3f}")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def offset_curve(df, ref=None):
+    """Test accuracy against the top fraction dropped before keeping the next hardest (mean ± sd over seeds)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (data, d), color in zip(df.groupby("data", sort=False), ("C0", "C3")):
+        _mean_band(ax, d, "offset", f"{data} labels", color)
+        if ref is not None:
+            r = ref[(ref.data == data) & (ref.keep == "random") & np.isclose(ref.frac_kept, d.frac_kept.iloc[0])].test_acc
+            ax.axhline(r.mean(), color=color, ls="--", lw=1, label=f"{data}: random {d.frac_kept.iloc[0]:.0%}")
+    ax.set(xlabel="top fraction dropped first (offset)", ylabel="test accuracy",
+           title=f"Keeping {df.frac_kept.iloc[0]:.0%} by {df.score.iloc[0]}, after dropping the hardest")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def memorization_scores(table):
+    """The distribution of Feldman-Zhang memorization scores, and memorization against EL2N and GraNd."""
+    t = table[table.data == "clean"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    axes[0].hist(t.mem.dropna(), bins=np.linspace(-0.5, 1, 46), color="C0")
+    axes[0].set(yscale="log", xlabel="memorization P(correct | in) − P(correct | out)", ylabel="examples",
+                title="Most examples are not memorized")
+    for ax, name in zip(axes[1:], ("el2n", "grand")):
+        ax.scatter(t[name], t.mem, s=3, alpha=0.3)
+        ax.set(xlabel=f"{name} (early in training)", ylabel="memorization", title=f"memorization vs {name}")
+    return fig
+
+
+def image_grid(x, titles, rows: int, suptitle: str = ""):
+    """Images x (N, C, H, W) in [0, 1] in a grid of `rows` rows, each with its title."""
+    n = len(x)
+    cols = -(-n // rows)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, t in zip(axes.flat, x, titles):
+        ax.imshow(np.asarray(img)[0], cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(t, fontsize=7)
+    fig.suptitle(suptitle, fontsize=10)
+    return fig

@@ -254,3 +254,17 @@ def test_no_memlib_module_imports_one_that_imports_it_back():
     cycles = sorted(m for m in graph if m in reach(m))
     assert not cycles, f"modules on an import cycle: {cycles}"
     assert "memlib.engine.stack" in graph and len(graph) > 15
+
+
+def test_the_engine_docs_example_runs(tmp_path, monkeypatch):
+    """docs/engine.md's example is run as written (in a temporary run store)."""
+    import re
+
+    from memlib import paths
+    text = (Path(__file__).resolve().parent.parent / "docs" / "engine.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    monkeypatch.setattr(paths, "RUNS", tmp_path)
+    ns = {}
+    exec(code, ns)
+    assert ns["res"]["nats"].shape == (10, 200) and ns["res"]["logprobs"].shape == (10, 200, 16)
+    assert ns["suffixes"].shape == (8, 200, 8)

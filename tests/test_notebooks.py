@@ -81,6 +81,22 @@ def test_text_smoke_run_writes_metrics(tmp_path):
         assert figure(f"03_text_{name}") > 10_000
 
 
+def test_extraction_smoke_run_writes_metrics(tmp_path):
+    m = smoke("04_extraction", tmp_path)
+    assert m["scale"] == "smoke" and m["ks"] == [4, 8]
+    assert len(m["k_extractable"]) == 2 * 3 * 2  # sizes x training sets x ks
+    for row in m["k_extractable"]:
+        assert set(row) >= {"n_params", "n_train", "k", "train_rate", "heldout_rate"}
+        assert 0 <= row["train_rate"] <= 1 and 0 <= row["heldout_rate"] <= 1
+    assert {(r["r"], r["k"]) for r in m["duplication"]} == {(r, k) for r in (1, 2, 4) for k in (4, 8)}
+    assert set(m["duplication_slope"]) >= {"slope_per_doubling_of_r", "ci_low", "ci_high"}
+    assert [e["r"] for e in m["exposure"]] == [0, 1, 4] and all(e["exposure"] >= 0 for e in m["exposure"])
+    assert set(m["generate_and_rank"]["precision_at_top"]) >= {"perplexity", "zlib_ratio", "small_model_ratio",
+                                                                "lowercase_ratio"}
+    for name in ("k", "duplication", "exposure", "rank", "rarity"):
+        assert figure(f"04_extraction_{name}") > 10_000
+
+
 def test_bad_papermill_parameter_fails_before_training(tmp_path, monkeypatch):
     monkeypatch.delenv("MEMLIB_SCALE")  # else the smoke override would replace the bad scale
     with pytest.raises(pm.PapermillExecutionError, match="invalid scale='huge'"):
