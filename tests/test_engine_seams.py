@@ -115,6 +115,25 @@ def test_unlearning_objectives_raise_the_forget_loss(name, tmp_path):
         gpt_run(objective=Objective(name=name))
 
 
+def test_runs_of_different_objectives_share_a_stack_and_equal_their_results_alone(tmp_path):
+    """Unlearning methods started from one stored run train together, each as it would alone."""
+    st = RunStore(tmp_path / "together")
+    base = gpt_run(n=24, tc=TC.replace(max_steps=60))
+    forget, retain = Subset(include=(0, 1, 2, 3)), Subset(exclude=(0, 1, 2, 3))
+    tc = TC.replace(max_steps=8, lr=3e-3)
+    methods = [gpt_run(n=24, tc=tc, init=Init(base), subset=retain)]  # fine-tuning on the retain set
+    methods += [gpt_run(n=24, tc=tc, init=Init(base), subset=retain, forget=forget, objective=Objective(name=n))
+                for n in ("ascent", "graddiff", "npo")]
+    assert len({r.stack_key("cpu") for r in methods}) == 1
+    ms = train(methods, st)
+    assert {m["stack_size"] for m in ms} == {4}
+    alone = RunStore(tmp_path / "alone")
+    for r in methods:
+        train([r], alone)
+        a, b = load_weights(r, st), load_weights(r, alone)
+        assert all(torch.allclose(a[n], b[n], atol=1e-5) for n in a), r.objective
+
+
 # --- masks -------------------------------------------------------------------------------------
 def test_masked_weights_are_exactly_zero_through_training_and_iterating_keeps_them(tmp_path):
     st = RunStore(tmp_path)

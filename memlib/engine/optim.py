@@ -91,7 +91,7 @@ def compiled_step(stack, mode):
     check(mode in ("auto", "on", "off", True, False), "compile", mode, "'auto', 'on', 'off', True or False")
     on = stack.device.type == "cuda" if mode == "auto" else mode in ("on", True)
     fwd = models.STACKED.get(type(stack.cfg))
-    if not on or fwd is None or stack.objective.name != "nll" or stack.masks is not None:
+    if not on or fwd is None or any(o.name != "nll" for o in stack.objectives) or stack.masks is not None:
         return None
     dyn = torch._dynamo.config  # a stack recompiles when its size K changes; allow one compile per shape and K
     limit = "recompile_limit" if hasattr(dyn, "recompile_limit") else "cache_size_limit"

@@ -189,9 +189,9 @@ class Run(Config):
     def stack_key(self, device="cpu"):
         """Runs with equal keys can share a stack. Off CUDA, bf16 is emulated in fp32 tensors (see
         Stack), so fp32 and bf16 runs that differ in nothing else share one stack there. Runs that
-        differ in their starting point, subset, forget set or mask share a stack too."""
+        differ in their starting point, subset, forget set, objective or mask share a stack too."""
         train = self.train if torch.device(device).type == "cuda" else self.train.replace(precision="fp32")
-        return (self.model, train, type(self.data), self.objective or Objective())
+        return (self.model, train, type(self.data))
 
 
 class DivergedError(FloatingPointError):

@@ -30,8 +30,7 @@ class Stack:
     def __init__(self, runs: list[Run], device="cpu", checkpoints=None, compile=None, store: RunStore | None = None):
         self.runs = list(runs)
         self.cfg, self.tc = runs[0].model, runs[0].train  # tc: what the runs share (all but precision)
-        self.objective = runs[0].objective or Objective()
-        self.obj = OBJECTIVES[self.objective.name]
+        self.objectives = [r.objective or Objective() for r in runs]  # per model: runs of any objective share a stack
         self.device = torch.device(device)
         keys = {r.stack_key(self.device) for r in runs}
         assert len(keys) == 1, "runs of one stack must share their stack key"
@@ -59,7 +58,7 @@ class Stack:
         self.masks = self._masks(store)
         self.p = {k: optim.round_bf16(self._masked(k, v), self.rounded) for k, v in self.p.items()}
         self._load_pool()
-        self.forget_ref = self._forget_ref() if self.obj.needs_ref else None
+        self.forget_ref = self._forget_ref() if self._needs("needs_ref") else None
         if checkpoints:
             self._restore(checkpoints)
         for v in self.p.values():
@@ -123,8 +122,12 @@ class Stack:
         self.x = torch.cat(xs).to(self.device)
         self.y = torch.cat(ys).to(self.device)
         self.own = [_examples(r, r.subset) + offset[r.data.source()] for r in self.runs]
-        self.forget = ([_examples(r, r.forget) + offset[r.data.source()] for r in self.runs]
-                       if self.obj.needs_forget else None)
+        # models without a forget set (their objective needs none) draw a stand-in with weight 0
+        self.forget = ([_examples(r, r.forget) + offset[r.data.source()] if r.forget is not None else o[:1]
+                        for r, o in zip(self.runs, self.own)] if self._needs("needs_forget") else None)
+
+    def _needs(self, what: str) -> bool:
+        return any(getattr(OBJECTIVES[o.name], what) for o in self.objectives)
 
     @property
     def counts(self):
@@ -164,6 +167,7 @@ class Stack:
         """Indices, weights and positions (K, Bf) of this step's forget-set batch."""
         B = min(self.tc.batch_size, max(len(f) for f in self.forget))
         pos, w = self._draw(self.forget, self.forget_gens, B)
+        w = w * torch.tensor([r.forget is not None for r in self.runs], device=self.device).unsqueeze(1)
         idx = torch.stack([f[p] for f, p in zip(self.forget, pos)]).to(self.device)
         return idx, w, pos.to(self.device)
 
@@ -209,21 +213,25 @@ class Stack:
         return torch.tensor([self.tc.lr * lr_factor(self.step, s, self.tc) for s in self.state], device=self.device)
 
     def loss(self, p, idx, w, forget=None):
-        """Per-model training loss (K,) of the objective on a batch (and a forget batch)."""
+        """Per-model training loss (K,): each model's objective on its batch (and its forget batch)."""
         tokens = models.TOKENS_PER_EXAMPLE.get(type(self.cfg), lambda c: 1)(self.cfg)
         ex_nats = models.EXAMPLE_NATS[type(self.cfg)]
-        train = Terms(ex_nats(self.forward(p, self.x[idx]), self.y[idx]), w, tokens) if self.obj.uses_retain else None
+        train = Terms(ex_nats(self.forward(p, self.x[idx]), self.y[idx]), w, tokens) if self._needs("uses_retain") else None
         f = None
         if forget is not None:
             fidx, fw, fpos = forget
             ref = self.forget_ref.gather(1, fpos) if self.forget_ref is not None else None
             f = Terms(ex_nats(self.forward(p, self.x[fidx]), self.y[fidx]), fw, tokens, ref)
-        return self.obj.fn(train, f, self.objective)
+        kinds = list(dict.fromkeys(self.objectives))
+        if len(kinds) == 1:
+            return OBJECTIVES[kinds[0].name].fn(train, f, kinds[0])
+        which = torch.tensor([kinds.index(o) for o in self.objectives], device=self.device)
+        return sum(torch.where(which == j, OBJECTIVES[o.name].fn(train, f, o), 0.0) for j, o in enumerate(kinds))
 
     def train_step(self):
         """One AdamW step for every model; returns per-model training loss, (K,)."""
         idx, w = self._batch()
-        forget = self._forget_batch() if self.obj.needs_forget else None
+        forget = self._forget_batch() if self.forget is not None else None
         if self._step_fn is not None:
             try:
                 return self._compiled_train_step(idx, w)
@@ -279,6 +287,7 @@ class Stack:
         pick = lambda xs: [x for x, k in zip(xs, mask) if k]
         self.runs, self.gens, self.state, self.own = pick(self.runs), pick(self.gens), pick(self.state), pick(self.own)
         self.forget_gens, self.t0, self.dtypes = pick(self.forget_gens), pick(self.t0), pick(self.dtypes)
+        self.objectives = pick(self.objectives)
         if self.forget is not None:
             self.forget = pick(self.forget)
 
