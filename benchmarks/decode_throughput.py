@@ -48,7 +48,8 @@ def hf_generate_fn(cfg, k, prefixes, n_new):
     from transformers import GPT2Config, GPT2LMHeadModel
     hf = GPT2LMHeadModel(GPT2Config(vocab_size=cfg.vocab_size + 1, n_positions=cfg.seq_len, n_embd=cfg.d_model,
                                     n_layer=cfg.n_layer, n_head=cfg.heads, resid_pdrop=0, embd_pdrop=0, attn_pdrop=0,
-                                    tie_word_embeddings=True, activation_function="gelu_new")).eval()
+                                    tie_word_embeddings=True, activation_function="gelu_new", bos_token_id=cfg.vocab_size,
+                                    eos_token_id=cfg.vocab_size)).eval()
     x = torch.cat([torch.full((prefixes.shape[1], 1), cfg.vocab_size), prefixes[k]], 1)  # BOS in front
 
     @torch.no_grad()

@@ -134,6 +134,26 @@ def test_runs_of_different_objectives_share_a_stack_and_equal_their_results_alon
         assert all(torch.allclose(a[n], b[n], atol=1e-5) for n in a), r.objective
 
 
+def test_an_interrupted_unlearning_run_resumes_bit_for_bit(tmp_path):
+    """Checkpoints carry the forget sampler, NPO's reference code lengths and the optimizer offset."""
+    base = gpt_run(n=24, tc=TC.replace(max_steps=40))
+    forget = Subset(include=(0, 1, 2, 3))
+    r = gpt_run(n=24, tc=TC.replace(max_steps=30, lr=3e-3), init=Init(base, optimizer=True), subset=Subset(exclude=(0, 1, 2, 3)),
+                forget=forget, objective=Objective(name="npo"), mask=Mask(base, 0.3))
+    full, part = RunStore(tmp_path / "full"), RunStore(tmp_path / "part")
+    train([r], full)
+    train([base], part)
+    s = Stack([r], store=part)
+    for _ in range(20):
+        s.train_step()
+        if s.step == 10:
+            part.save_checkpoint(r.run_id(), *s.checkpoint(0))
+    sweep([r], capacity_monitor, part, device="cpu", progress=False, checkpoint_every=10)
+    assert part.load_metrics(r.run_id())["resumed_from"] == 10
+    a, b = load_weights(r, full), load_weights(r, part)
+    assert all(torch.equal(a[n], b[n]) for n in a)
+
+
 # --- masks -------------------------------------------------------------------------------------
 def test_masked_weights_are_exactly_zero_through_training_and_iterating_keeps_them(tmp_path):
     st = RunStore(tmp_path)
