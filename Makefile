@@ -15,7 +15,7 @@ export DVC_SITE_CACHE_DIR := $(CURDIR)/.cache/dvc
 export PYTHONUNBUFFERED := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup repro test lab
+.PHONY: setup repro test lab fashion-mnist
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,3 +36,8 @@ test: setup
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
+
+# optional: Fashion-MNIST for notebook 06 at `paper` scale (Debian/Ubuntu, root); elsewhere put the four idx
+# .gz files in a folder and export MEMLIB_FASHION_MNIST=/that/folder
+fashion-mnist:
+	apt-get install -y dataset-fashion-mnist
