@@ -97,6 +97,25 @@ def test_extraction_smoke_run_writes_metrics(tmp_path):
         assert figure(f"04_extraction_{name}") > 10_000
 
 
+def test_data_diet_smoke_run_writes_metrics(tmp_path):
+    m = smoke("06_data_diet", tmp_path)
+    assert m["scale"] == "smoke" and m["dataset"] == "digits" and m["n_train"] == 1438 and m["n_test"] == 359
+    for key in ("prune_curves", "prune_curves_noisy"):
+        rows = m[key]
+        assert {(r["keep"], r["frac_kept"]) for r in rows} >= {("highest", 0.3), ("random", 0.7), ("lowest", 0.3), ("all", 1.0)}
+        assert len({r["seed"] for r in rows}) == 2 and all(0 <= r["test_acc"] <= 1 for r in rows)
+        assert all(set(r) == {"score", "keep", "frac_kept", "seed", "test_acc"} for r in rows)
+    assert set(m["noise_detection_auroc"]) == {"el2n", "grand", "mem"}
+    assert all(0 <= v <= 1 for v in m["noise_detection_auroc"].values())
+    assert {(r["offset"], r["seed"]) for r in m["offset"]} == {(o, s) for o in (0.0, 0.1) for s in (0, 1)}
+    assert all(set(r) >= {"offset", "frac_kept", "test_acc"} for r in m["offset"])
+    mem = m["memorization"]
+    assert mem["n_models"] == 12 and all(-1 <= mem[k] <= 1 for k in ("spearman_with_el2n", "spearman_with_grand"))
+    assert len(m["rank_correlations"]) == 2 * 3 and m["training"]["wall_s"] > 0
+    for name in ("memorization", "memorized_images", "prune", "noise_scores", "noise_prune", "offset"):
+        assert figure(f"06_data_diet_{name}") > 10_000
+
+
 def test_bad_papermill_parameter_fails_before_training(tmp_path, monkeypatch):
     monkeypatch.delenv("MEMLIB_SCALE")  # else the smoke override would replace the bad scale
     with pytest.raises(pm.PapermillExecutionError, match="invalid scale='huge'"):
