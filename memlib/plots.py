@@ -279,7 +279,8 @@ def offset_curve(df, ref=None):
         _mean_band(ax, d, "offset", f"{data} labels", color)
         if ref is not None:
             r = ref[(ref.data == data) & (ref.keep == "random") & np.isclose(ref.frac_kept, d.frac_kept.iloc[0])].test_acc
-            ax.axhline(r.mean(), color=color, ls="--", lw=1, label=f"{data}: random {d.frac_kept.iloc[0]:.0%}")
+            if len(r):
+                ax.axhline(r.mean(), color=color, ls="--", lw=1, label=f"{data}: random {d.frac_kept.iloc[0]:.0%}")
     ax.set(xlabel="top fraction dropped first (offset)", ylabel="test accuracy",
            title=f"Keeping {df.frac_kept.iloc[0]:.0%} by {df.score.iloc[0]}, after dropping the hardest")
     ax.legend(fontsize=8)
