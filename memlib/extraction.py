@@ -35,20 +35,24 @@ from memlib.text import TextConfig, TextMonitor
 @dataclass(frozen=True)
 class ExtractionConfig(Experiment):
     SCALES = {
-        "smoke": dict(ks=(4, 8), n_eval=16, dup_n_train=48, repeats=(1, 2, 4), group=4, seeds=(0,), canary_digits=2,
+        "smoke": dict(ks=(4, 8), n_eval=16, dup_sizes=((1, 4), (1, 8)), dup_n_train=48, repeats=(1, 2, 4), group=4,
+                      seeds=(0,), canary_digits=2,
                       canaries_per_r=2, canary_repeats=(0, 1, 4), n_samples=48, top=10, match_len=8,
                       extrapolation_sample=40),
         "laptop": dict(),
-        "paper": dict(ks=(8, 16, 32), n_eval=1024, dup_n_train=8192, group=128, seeds=(0, 1, 2), canary_digits=6,
+        "paper": dict(ks=(8, 16, 32), n_eval=1024, dup_sizes=((1, 32), (1, 64), (2, 64), (4, 64), (4, 128)),
+                      dup_n_train=8192, group=128, seeds=(0, 1, 2), canary_digits=6,
                       canaries_per_r=8, n_samples=20000, top=100, match_len=32, extrapolation_sample=20000),
     }
     # corpus, model sizes and training settings are notebook 03's at the same scale (memlib.text.TextConfig)
     ks: tuple = (4, 8, 16)  # prefix lengths (k + 1 BOS < S; the paper's 32 needs S = 64, the paper scale)
     n_eval: int = 256  # training and held-out sequences tested per model
+    dup_sizes: tuple = ((1, 8), (1, 16), (1, 32), (1, 64))  # (n_layer, d_model) of the duplication runs: 03's and
+    # one larger, since in 03's sizes only the largest extracts anything
     dup_n_train: int = 1024  # sequences in the duplication runs' training set (above the models' capacity)
     repeats: tuple = (1, 2, 4, 8, 16, 32)  # times each group of sequences appears
     group: int = 32  # sequences per repetition count
-    seeds: tuple = (0, 1)  # duplication runs: model seed, and which sequences and secrets are picked
+    seeds: tuple = (0, 1, 2)  # duplication runs: model seed, and which sequences and secrets are picked
     canary_digits: int = 4  # secret length: |R| = 10^digits candidates, all scored (exact exposure)
     canaries_per_r: int = 4
     canary_repeats: tuple = (0, 1, 2, 4, 8, 16, 32)  # 0: never seen (exposure at chance, ~1.44 bits)
@@ -70,6 +74,9 @@ class ExtractionConfig(Experiment):
               self.repeats, "at least two repetition counts >= 1")
         check(all(isinstance(r, int) and r >= 0 for r in self.canary_repeats) and 0 in self.canary_repeats,
               "canary_repeats", self.canary_repeats, "repetition counts >= 0, including 0 (the chance control)")
+        check(len(self.dup_sizes) >= 2 and all(len(s) == 2 and all(isinstance(v, int) and v >= 1 for v in s)
+                                               for s in self.dup_sizes), "dup_sizes", self.dup_sizes,
+              "at least two [n_layer, d_model] pairs of positive integers")
         check(len(self.seeds) >= 1 and all(isinstance(s, int) and s >= 0 for s in self.seeds), "seeds", self.seeds,
               "a non-empty list of integers >= 0")
         for name in ("n_eval", "dup_n_train", "group", "canaries_per_r", "n_samples", "top", "match_len",
@@ -111,7 +118,7 @@ class ExtractionConfig(Experiment):
                    subset=Subset(exclude=unseen, repeat=tuple(sorted(reps))))
 
     def dup_runs(self, c: Corpus) -> list[Run]:
-        return [self.dup_run(c, s, seed) for s in self.text().sizes for seed in self.seeds]
+        return [self.dup_run(c, s, seed) for s in self.dup_sizes for seed in self.seeds]
 
 
 def train_dup(cfg: ExtractionConfig, c: Corpus) -> list[dict]:
@@ -169,8 +176,8 @@ def _rate(name, hits, n):
 # --- duplication --------------------------------------------------------------------------------
 def duplication(cfg: ExtractionConfig, c: Corpus) -> pd.DataFrame:
     """One row per (model, repeated sequence, k): whether it is k-extractable and its matched suffix length."""
-    t, rows = cfg.text(), []
-    for shape in t.sizes:
+    rows = []
+    for shape in cfg.dup_sizes:
         runs = [cfg.dup_run(c, shape, seed) for seed in cfg.seeds]
         s = stack_of(runs, device=resolve_device(cfg.device))
         groups = [cfg.groups(r.seed) for r in runs]
@@ -240,15 +247,17 @@ def _ngrams(rows: np.ndarray, m: int) -> set:
 
 
 def generate_and_rank(cfg: ExtractionConfig, c: Corpus) -> tuple[dict, pd.DataFrame]:
-    """Sample from the largest duplication model (seed 0); rank by each metric; precision of each top-`top`
-    at finding samples that hold `match_len` consecutive tokens of that model's training set."""
+    """Sample from the largest duplication model (seed 0); drop repeated samples; rank by each metric; precision
+    of each top-`top` at finding samples that hold `match_len` consecutive tokens of that model's training set,
+    over all samples and over those that are not the canaries' template (natural text)."""
     t = cfg.text()
-    big, small = (cfg.dup_run(c, shape, cfg.seeds[0]) for shape in (max(t.sizes, key=lambda s: s[0] * s[1] ** 2),
-                                                                     min(t.sizes, key=lambda s: s[0] * s[1] ** 2)))
+    big, small = (cfg.dup_run(c, shape, cfg.seeds[0]) for shape in (max(cfg.dup_sizes, key=lambda s: s[0] * s[1] ** 2),
+                                                                     min(cfg.dup_sizes, key=lambda s: s[0] * s[1] ** 2)))
     s = stack_of([big], device=resolve_device(cfg.device))
     g = torch.Generator().manual_seed(0)
-    samples = generate(s, torch.zeros(1, cfg.n_samples, 0, dtype=torch.long), t.seq_len, temperature=cfg.temperature,
-                       top_k=cfg.top_k, generator=g)[0].cpu()  # (n, S)
+    drawn = generate(s, torch.zeros(1, cfg.n_samples, 0, dtype=torch.long), t.seq_len, temperature=cfg.temperature,
+                     top_k=cfg.top_k, generator=g)[0].cpu()  # (n, S)
+    samples = torch.unique(drawn, dim=0)  # Carlini et al. deduplicate generations before ranking
     tok, V, S = c.tokenizer, t.vocab_size, t.seq_len
     x, y = lm_pair(samples, bos=V)
     nats = evaluate([big, small], (x, y), device=cfg.device, outputs=("nats",), cache=False)["nats"] / S  # per token
@@ -259,27 +268,29 @@ def generate_and_rank(cfg: ExtractionConfig, c: Corpus) -> tuple[dict, pd.DataFr
     lens = np.array([max(1, len(l)) for l in lower])
     low_nats = -np.array([lp[i, :n].sum() for i, n in enumerate(lens)]) / lens
     zlib_bits = np.array([8 * len(zlib.compress(tx.encode())) for tx in texts])
-    train_rows = s.y[s.own[0].unique()].cpu().numpy()
-    grams = _ngrams(train_rows, cfg.match_len)
-    hit = np.array([any(tuple(r[i:i + cfg.match_len]) in grams for i in range(S - cfg.match_len + 1))
-                    for r in samples.numpy()])
+    own = s.y[s.own[0].unique()].cpu().numpy()
+    held = lambda grams: np.array([any(tuple(r[i:i + cfg.match_len]) in grams for i in range(S - cfg.match_len + 1))
+                                   for r in samples.numpy()])
     df = pd.DataFrame(dict(text=texts, nats_per_token=nats[0], small_nats_per_token=nats[1],
-                           lower_nats_per_token=low_nats, zlib_bits=zlib_bits, memorized=hit))
+                           lower_nats_per_token=low_nats, zlib_bits=zlib_bits, memorized=held(_ngrams(own, cfg.match_len)),
+                           canary=held(_ngrams(big.data.sequences().numpy(), cfg.match_len))))
     scores = {  # lower = more likely memorized (Carlini et al. 2021)
         "perplexity": df.nats_per_token,
         "zlib_ratio": df.nats_per_token * S / df.zlib_bits,
         "small_model_ratio": df.nats_per_token / df.small_nats_per_token,
         "lowercase_ratio": df.nats_per_token / df.lower_nats_per_token,
     }
-    prec = {}
     for name, sc in scores.items():
         df[name] = sc
-        top = df.nsmallest(cfg.top, name)
-        prec[name] = _rate("precision", int(top.memorized.sum()), len(top))
-    prec["random (base rate)"] = _rate("precision", int(df.memorized.sum()), len(df))
-    meta = {"n_samples": cfg.n_samples, "top": cfg.top, "match_len": cfg.match_len, "model_params": n_params(big.model),
-            "small_params": n_params(small.model), "temperature": cfg.temperature, "top_k": cfg.top_k,
-            "precision_at_top": prec}
+    prec = {}
+    for subset, d in (("all", df), ("natural", df[~df.canary])):
+        prec[subset] = {name: _rate("precision", int(d.nsmallest(cfg.top, name).memorized.sum()), min(cfg.top, len(d)))
+                        for name in scores}
+        prec[subset]["random (base rate)"] = _rate("precision", int(d.memorized.sum()), len(d))
+    meta = {"n_samples": cfg.n_samples, "n_unique": len(df), "n_canary_template": int(df.canary.sum()), "top": cfg.top,
+            "match_len": cfg.match_len, "model_params": n_params(big.model), "small_params": n_params(small.model),
+            "temperature": cfg.temperature, "top_k": cfg.top_k, "precision_at_top": prec["all"],
+            "precision_at_top_natural": prec["natural"]}
     return meta, df
 
 
@@ -293,9 +304,11 @@ def idf(c: Corpus) -> np.ndarray:
 
 
 def rarity(cfg: ExtractionConfig, c: Corpus, dup: pd.DataFrame) -> pd.DataFrame:
-    """Per sequence seen once by a duplication model: its mean token IDF and how much of it greedy decoding reproduces."""
+    """Per repeated sequence and model: its mean token IDF, kept for the (model size, r, k) cells whose outcomes
+    are mixed (some sequences extracted, some not): among equally duplicated sequences, are rarer ones extracted?"""
     w = idf(c)
-    d = dup[dup.r == 1].copy()
+    rate = dup.groupby(["n_params", "r", "k"]).extracted.transform("mean")
+    d = dup[(rate > 0) & (rate < 1)].copy()
     rows = c.train[d.position.to_numpy()]
     d["mean_idf"] = w[rows].mean(1)
     d["text"] = [c.tokenizer.decode(r.tolist()) for r in rows]
@@ -318,14 +331,19 @@ def convergence(ke: pd.DataFrame, ratios: dict | None = None) -> list[dict]:
 
 
 def rarity_summary(rr: pd.DataFrame, k: int, n_examples: int = 5) -> dict:
+    """Mean IDF of extracted vs not, and its rank correlation with the matched suffix length, within the mixed cells."""
     from memlib.stats import spearman_ci
     d = rr[rr.k == k]
-    ext = d[d.extracted]
-    top = d.sort_values(["matched", "mean_idf"], ascending=False).head(n_examples)
-    return {"k": k, "spearman_idf_vs_matched": spearman_ci(d.mean_idf.to_numpy(), d.matched.to_numpy()),
-            "mean_idf_extracted": float(ext.mean_idf.mean()) if len(ext) else None,
-            "mean_idf_not_extracted": float(d[~d.extracted].mean_idf.mean()), "n_extracted": len(ext), "n": len(d),
-            "most_extracted": top[["n_params", "seed", "matched", "mean_idf", "text"]].to_dict("records")}
+    if d.empty:
+        return {"k": k, "n": 0, "cells": [], "note": "no (model size, r) cell has mixed outcomes at this k"}
+    z = d.groupby(["n_params", "r"]).mean_idf.transform(lambda v: (v - v.mean()) / (v.std() or 1))  # within each cell
+    top = d[d.extracted].sort_values("mean_idf", ascending=False).head(n_examples)
+    return {"k": k, "n": len(d), "n_extracted": int(d.extracted.sum()),
+            "cells": sorted({(int(p), int(r)) for p, r in zip(d.n_params, d.r)}),
+            "mean_idf_extracted": float(d[d.extracted].mean_idf.mean()),
+            "mean_idf_not_extracted": float(d[~d.extracted].mean_idf.mean()),
+            "spearman_idf_within_cell_vs_matched": spearman_ci(z.to_numpy(), d.matched.to_numpy()),
+            "most_extracted": top[["n_params", "seed", "r", "matched", "mean_idf", "text"]].to_dict("records")}
 
 
 def summarize(cfg: ExtractionConfig, c: Corpus, ke, dup, fits, ex, gr_meta, rr, ratios, train_s, wall_s) -> dict:
@@ -364,13 +382,16 @@ def describe(m: dict) -> str:
     lines.append(f"canary exposure (bits, of {m['canary_candidates']:,} candidates): "
                  + ", ".join(f"r={r}: {v:.1f}" for r, v in ex.items())
                  + f"; extrapolated vs exact: median |error| {m['exposure_extrapolation_error']:.2f} bits")
-    pr = m["generate_and_rank"]["precision_at_top"]
-    lines.append(f"generate-and-rank, precision of the top {m['generate_and_rank']['top']}: "
-                 + ", ".join(f"{k} {v['precision_rate']:.2f}" for k, v in pr.items()))
+    g = m["generate_and_rank"]
+    for key, what in (("precision_at_top", "all"), ("precision_at_top_natural", "not the canary template")):
+        lines.append(f"generate-and-rank ({g['n_unique']} distinct of {g['n_samples']} samples, {what}), precision of "
+                     f"the top {g['top']}: " + ", ".join(f"{k} {v['precision_rate']:.2f}" for k, v in g[key].items()))
     r = m["rarity"]
-    lines.append(f"rarity (k={r['k']}, sequences seen once): Spearman(mean IDF, tokens reproduced) = "
-                 f"{r['spearman_idf_vs_matched']['rho']:+.2f} (95% CI {r['spearman_idf_vs_matched']['ci_low']:+.2f} to "
-                 f"{r['spearman_idf_vs_matched']['ci_high']:+.2f}), {r['n_extracted']} of {r['n']} extracted")
+    if r["n"]:
+        sp = r["spearman_idf_within_cell_vs_matched"]
+        lines.append(f"rarity (k={r['k']}, duplicated sequences in cells with mixed outcomes {r['cells']}): mean IDF "
+                     f"{r['mean_idf_extracted']:.2f} extracted vs {r['mean_idf_not_extracted']:.2f} not; Spearman(IDF "
+                     f"within cell, tokens reproduced) = {sp['rho']:+.2f} (95% CI {sp['ci_low']:+.2f} to {sp['ci_high']:+.2f})")
     lines.append(f"training time of this notebook's own runs (from an empty run store): {m['training']['wall_s'] / 60:.1f} min")
     return "\n".join(lines)
 

@@ -208,26 +208,34 @@ def exposure_vs_repeats(ex):
     return fig
 
 
-def precision_bars(prec: dict, top: int):
-    """Precision of each ranking's top samples at finding training text, with 95% intervals."""
-    names = list(prec)
-    r = np.array([prec[n]["precision_rate"] for n in names])
-    lo = r - np.array([prec[n]["precision_ci_low"] for n in names])
-    hi = np.array([prec[n]["precision_ci_high"] for n in names]) - r
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.bar(names, r, yerr=[lo, hi], capsize=3, color=sns.color_palette("muted", len(names)))
+def precision_bars(groups: dict, top: int):
+    """Precision of each ranking's top samples at finding training text, with 95% intervals, one bar group
+    per set of samples ({label: {ranking: rate dict}})."""
+    names = list(next(iter(groups.values())))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(groups)
+    for j, (label, prec) in enumerate(groups.items()):
+        r = np.array([prec[n]["precision_rate"] for n in names])
+        lo = r - np.array([prec[n]["precision_ci_low"] for n in names])
+        hi = np.array([prec[n]["precision_ci_high"] for n in names]) - r
+        ax.bar(np.arange(len(names)) + j * width, r, width, yerr=[lo, hi], capsize=3, label=label)
+    ax.set_xticks(np.arange(len(names)) + width * (len(groups) - 1) / 2, names, rotation=20)
     ax.set(ylabel=f"precision of the top {top}", title="Generate-and-rank: which ranking finds training text")
-    ax.tick_params(axis="x", rotation=20)
+    ax.legend(fontsize=8)
     return fig
 
 
 def rarity_scatter(rr, k: int):
-    """Mean token IDF of sequences seen once against how much of them greedy decoding reproduces."""
-    d = rr[rr.k == k]
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    sns.stripplot(data=d, x="matched", y="mean_idf", hue="n_params", palette="viridis", dodge=True, size=3, ax=ax)
-    ax.set(xlabel=f"suffix tokens reproduced from a {k}-token prefix", ylabel="mean token IDF (rarity)",
-           title="Rarity and extraction of sequences seen once")
+    """Mean token IDF of duplicated sequences, extracted or not, in each (model size, r) cell with mixed outcomes."""
+    d = rr[rr.k == k].copy()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if d.empty:
+        ax.text(0.5, 0.5, f"no cell with mixed outcomes at k = {k}", ha="center", transform=ax.transAxes)
+        return fig
+    d["cell"] = [f"{p / 1e3:.0f}K, r={r}" for p, r in zip(d.n_params, d.r)]
+    sns.stripplot(data=d, x="cell", y="mean_idf", hue="extracted", dodge=True, size=3, palette="Set1", ax=ax)
+    ax.set(xlabel="model size, repetitions", ylabel="mean token IDF (rarity)",
+           title=f"Are rarer sequences extracted more? (k = {k}, cells with mixed outcomes)")
     return fig
 
 

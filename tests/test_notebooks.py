@@ -91,7 +91,7 @@ def test_extraction_smoke_run_writes_metrics(tmp_path):
     assert {(r["r"], r["k"]) for r in m["duplication"]} == {(r, k) for r in (1, 2, 4) for k in (4, 8)}
     assert set(m["duplication_slope"]) >= {"slope_per_doubling_of_r", "ci_low", "ci_high"}
     assert [e["r"] for e in m["exposure"]] == [0, 1, 4] and all(e["exposure"] >= 0 for e in m["exposure"])
-    assert set(m["generate_and_rank"]["precision_at_top"]) >= {"perplexity", "zlib_ratio", "small_model_ratio",
+    assert set(m["generate_and_rank"]["precision_at_top_natural"]) >= {"perplexity", "zlib_ratio", "small_model_ratio",
                                                                 "lowercase_ratio"}
     for name in ("k", "duplication", "exposure", "rank", "rarity"):
         assert figure(f"04_extraction_{name}") > 10_000
