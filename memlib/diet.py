@@ -15,18 +15,20 @@ pruned set is not also an under-trained one. Training, evaluation and gradients 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
 from memlib import scores
 from memlib.config import Experiment, check, check_number
-from memlib.engine import Run, Subset, TrainConfig, evaluate, executor, stack_of, sweep, train_seconds
+from memlib.engine import Run, Subset, TrainConfig, evaluate, executor, resolve_device, stack_of, sweep, train_seconds
 from memlib.engine.evaluation import examples
 from memlib.images import DATASETS, FASHION_CLASSES, Images, accuracy_monitor
-from memlib.models import CNNConfig, MLPConfig
+from memlib.models import CNNConfig, MLPConfig, n_params
 
 SCORES = ("el2n", "grand", "mem")  # names of the per-example scores in a score table
 DATA = ("clean", "noisy")
@@ -160,7 +162,7 @@ def score_table(cfg: DietConfig) -> pd.DataFrame:
         x, y, _ = examples(spec)
         early = cfg.scorers(noisy)
         logits = evaluate(early, spec, device=cfg.device, outputs=("logits",))["logits"]
-        g = scores.grand(stack_of(early, device=cfg.device), x, y)
+        g = scores.grand(stack_of(early, device=resolve_device(cfg.device)), x, y)
         mems = cfg.mem_models(noisy)
         pos = spec.indices().numpy()
         m = scores.memorization(evaluate(mems, spec, device=cfg.device, outputs=("correct",))["correct"],
@@ -172,12 +174,18 @@ def score_table(cfg: DietConfig) -> pd.DataFrame:
 
 
 def memorized_examples(cfg: DietConfig, table: pd.DataFrame, n: int = 8) -> tuple[np.ndarray, list[str]]:
-    """The n most and the n least memorized training images of the clean data set, (2n, C, H, W), with titles."""
-    t = table[table.data == "clean"].dropna(subset=["mem"]).sort_values("mem", kind="stable")
-    pick = pd.concat([t.tail(n)[::-1], t.head(n)])
+    """The n most and the n least memorized training images of the clean data set, (2n, C, H, W), with titles.
+
+    Many examples share a score (0 or 1); ties go to the examples held out by more models (more evidence).
+    """
+    t = table[table.data == "clean"].dropna(subset=["mem"])
+    most = t.sort_values(["mem", "n_out"], ascending=False, kind="stable").head(n)
+    least = t.sort_values(["mem", "n_out"], ascending=[True, False], kind="stable").head(n)
+    pick = pd.concat([most, least])
     x, _ = cfg.data().load_pool(int(table.pos.max()) + 1)
     names = FASHION_CLASSES if cfg.dataset == "fashion" else [str(c) for c in range(10)]
-    return x[pick.pos.to_numpy()].numpy(), [f"{names[r.label]}: {r.mem:.2f}" for r in pick.itertuples()]
+    return (x[torch.from_numpy(pick.pos.to_numpy().copy())].numpy(),
+            [f"{names[r.label]}: {r.mem:.2f} ({r.n_out} out)" for r in pick.itertuples()])
 
 
 def noise_detection(table: pd.DataFrame) -> dict:
@@ -276,7 +284,8 @@ def summarize(cfg: DietConfig, table: pd.DataFrame, res: dict, auroc: dict, corr
     full = prune.get_group("clean").query("keep == 'all'").test_acc
     return {
         "scale": cfg.scale, "dataset": cfg.dataset, "n_train": int(len(clean)),
-        "n_test": int(len(cfg.data().test_split().indices())), "model": cfg.model_config().to_dict(),
+        "n_test": int(len(cfg.data().test_split().indices())),
+        "model": {"type": cfg.model, **dataclasses.asdict(cfg.model_config()), "n_params": n_params(cfg.model_config())},
         "steps": cfg.steps, "batch_size": cfg.batch_size, "score_epochs": cfg.score_epochs,
         "score_steps": cfg.score_steps(), "n_inits": cfg.n_inits, "noise": cfg.noise,
         "full_data_test_acc": {"mean": full.mean(), "std": full.std(), "seeds": len(full)},
@@ -292,25 +301,29 @@ def summarize(cfg: DietConfig, table: pd.DataFrame, res: dict, auroc: dict, corr
 
 
 def describe(m: dict) -> str:
-    """Plain-language reading of the measured curves, detection and correlations."""
-    df = pd.DataFrame(m["prune_curves"])
+    """Plain-language reading of the measured curves, detection, offsets and correlations."""
     full = m["full_data_test_acc"]
-    lines = [f"{m['scale']}: {m['dataset']}, {m['n_train']} training / {m['n_test']} test examples, "
-             f"{m['model']['type']}, {m['steps']} steps per run; full data: test accuracy "
+    lines = [f"{m['scale']}: {m['dataset']}, {m['n_train']} training / {m['n_test']} test examples, {m['model']['type']} "
+             f"({m['model']['n_params']:,} params), {m['steps']} steps per run; full data: test accuracy "
              f"{full['mean']:.3f} ± {full['std']:.3f} over {full['seeds']} seeds"]
-    frac = min(df[df.keep != "all"].frac_kept.unique(), key=lambda f: abs(f - 0.5))  # the fraction nearest half
-    s = curve_summary(df[df.frac_kept == frac])
-    for score in [x for x in s.score.unique() if x not in ("random", "none")]:
-        hi = s[(s.score == score) & (s.keep == "highest")]["mean"].item()
-        lo = s[(s.score == score) & (s.keep == "lowest")]["mean"].item()
-        lines.append(f"keeping {frac:.0%} by {score}: highest {hi:.3f}, lowest {lo:.3f}, "
-                     f"random {s[s.score == 'random']['mean'].item():.3f}")
+    for key, label in (("prune_curves", "clean"), ("prune_curves_noisy", f"{m['noise']:.0%} relabelled")):
+        s = curve_summary(pd.DataFrame(m[key]))
+        for frac in sorted(s[s.keep != "all"].frac_kept.unique()):
+            at = s[s.frac_kept == frac].set_index(["score", "keep"])["mean"]
+            lines.append(f"{label}, keep {frac:.0%}: random {at[('random', 'random')]:.3f}; " + "; ".join(
+                f"{name} highest {at[(name, 'highest')]:.3f} / lowest {at[(name, 'lowest')]:.3f}"
+                for name in s.score.unique() if name not in ("random", "none")))
     lines.append("label noise " + f"{m['noise']:.0%}: AUROC " + ", ".join(f"{k} {v:.3f}" for k, v in
                                                                           m["noise_detection_auroc"].items()))
+    for key, label in (("offset", "clean"), ("offset_noisy", "relabelled")):
+        o = pd.DataFrame(m[key]).groupby("offset").test_acc.mean()
+        lines.append(f"offset ({label}, keep {m[key][0]['frac_kept']:.0%} by {m[key][0]['score']}): "
+                     + ", ".join(f"drop top {k:.0%}: {v:.3f}" for k, v in o.items()))
     mem = m["memorization"]
-    lines.append(f"memorization ({mem['n_models']} subset models): mean {mem['mean']:.3f}, "
-                 f"Spearman with EL2N {mem['spearman_with_el2n']:.2f} {_iv(mem['spearman_with_el2n_interval'])}, "
-                 f"with GraNd {mem['spearman_with_grand']:.2f} {_iv(mem['spearman_with_grand_interval'])}")
+    lines.append(f"memorization ({mem['n_models']} subset models): mean {mem['mean']:.3f}, {mem['share_above_0.5']:.1%} "
+                 f"above 0.5; Spearman with EL2N {mem['spearman_with_el2n']:.2f} {_iv(mem['spearman_with_el2n_interval'])}, "
+                 f"with GraNd {mem['spearman_with_grand']:.2f} {_iv(mem['spearman_with_grand_interval'])}; relabelled "
+                 f"examples {mem['noisy_mean_flipped']:.2f} vs {mem['noisy_mean_unflipped']:.2f}")
     lines.append(f"training time of all this notebook's runs (from an empty run store): {m['training']['wall_s'] / 60:.1f} min")
     return "\n".join(lines)
 
