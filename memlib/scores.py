@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 from memlib.config import check, check_number
 from memlib.engine import per_example_grad_norms
+from memlib.stats import spearman_ci
 
 KEEPS = ("highest", "random", "lowest")
 
@@ -99,20 +99,7 @@ def auroc(score: np.ndarray, positive: np.ndarray) -> float:
 
 
 def spearman(a: np.ndarray, b: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
-    """Spearman's rank correlation of a and b with a bootstrap (over examples) percentile interval."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    a, b = a[ok], b[ok]
-    check(len(a) >= 3, "scores", len(a), "at least 3 examples with finite values in both")
-    rho = _rho(a, b)
-    g = np.random.Generator(np.random.Philox(key=[seed, 43]))
-    boot = [_rho(a[i], b[i]) for i in (g.integers(0, len(a), len(a)) for _ in range(n_boot))]
-    lo, hi = np.nanquantile(boot, [(1 - level) / 2, (1 + level) / 2]) if n_boot else (np.nan, np.nan)
-    return {"rho": rho, "lo": float(lo), "hi": float(hi), "n": int(len(a))}
-
-
-def _rho(a, b) -> float:
-    ra, rb = rankdata(a), rankdata(b)
-    if ra.std() == 0 or rb.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
+    """Spearman's rank correlation of a and b with a bootstrap (over examples) percentile interval
+    (`memlib.stats.spearman_ci`, keys renamed: rho, lo, hi, n)."""
+    r = spearman_ci(a, b, n_boot, seed, level)
+    return {"rho": r["rho"], "lo": r["ci_low"], "hi": r["ci_high"], "n": r["n"]}

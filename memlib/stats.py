@@ -6,8 +6,6 @@ replacement within each level of the fitted variable, so every level stays in ev
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy import stats
 
@@ -45,14 +43,21 @@ def bootstrap_slope(levels: np.ndarray, outcomes: list[np.ndarray], n_boot: int 
 
 
 def spearman_ci(a: np.ndarray, b: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
-    """Spearman rank correlation of paired samples with a bootstrap (over pairs) interval."""
+    """Spearman rank correlation of paired samples (non-finite pairs dropped) with a bootstrap (over pairs)
+    percentile interval; resamples whose ranks are constant give no correlation and are skipped."""
+    from memlib.config import check
     a, b = np.asarray(a, float), np.asarray(b, float)
-    rho = float(stats.spearmanr(a, b).statistic)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(a), (n_boot, len(a)))
-    with warnings.catch_warnings():  # a resample of a few distinct values can be constant: its rho is nan, skipped
-        warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        boot = np.array([stats.spearmanr(a[i], b[i]).statistic for i in idx])
-    q = (1 - level) / 2
-    return {"rho": rho, "ci_low": float(np.nanquantile(boot, q)), "ci_high": float(np.nanquantile(boot, 1 - q)),
-            "n": len(a)}
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    check(len(a) >= 3, "scores", len(a), "at least 3 pairs with finite values in both")
+    g = np.random.Generator(np.random.Philox(key=[seed, 43]))
+    boot = [_rho(a[i], b[i]) for i in (g.integers(0, len(a), len(a)) for _ in range(n_boot))]
+    lo, hi = np.nanquantile(boot, [(1 - level) / 2, (1 + level) / 2]) if n_boot else (np.nan, np.nan)
+    return {"rho": _rho(a, b), "ci_low": float(lo), "ci_high": float(hi), "n": int(len(a))}
+
+
+def _rho(a, b) -> float:
+    ra, rb = stats.rankdata(a), stats.rankdata(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
