@@ -186,6 +186,7 @@ def extraction_duplication(rates, k_mid: int):
     axes[1].set(xscale="log", xlabel="parameters", title=f"against model size (k = {k_mid})")
     axes[2].set(xscale="log", xlabel="prefix length k", title=f"against prefix length (r = {max(reps)})")
     for ax in axes:
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels of a short log axis overlap
         ax.legend(fontsize=7)
     return fig
 
