@@ -29,6 +29,7 @@ from memlib.engine import Run, Subset, TrainConfig, evaluate, executor, resolve_
 from memlib.engine.evaluation import examples
 from memlib.images import DATASETS, FASHION_CLASSES, Images, accuracy_monitor
 from memlib.models import CNNConfig, MLPConfig, n_params
+from memlib.stats import spearman_ci
 
 SCORES = ("el2n", "grand", "mem")  # names of the per-example scores in a score table
 DATA = ("clean", "noisy")
@@ -200,7 +201,7 @@ def correlations(cfg: DietConfig, table: pd.DataFrame) -> pd.DataFrame:
     for data, t in table.groupby("data", sort=False):
         for i, a in enumerate(SCORES):
             for b in SCORES[i + 1:]:
-                rows.append(dict(data=data, a=a, b=b, **scores.spearman(t[a], t[b], cfg.n_boot)))
+                rows.append(dict(data=data, a=a, b=b, **spearman_ci(t[a], t[b], cfg.n_boot)))
     return pd.DataFrame(rows)
 
 
@@ -273,8 +274,8 @@ def summarize(cfg: DietConfig, table: pd.DataFrame, res: dict, auroc: dict, corr
     c = corr[corr.data == "clean"].set_index(["a", "b"])
     mem = {"n_models": cfg.n_mem_models, "frac": cfg.mem_frac,
            "spearman_with_el2n": c.loc[("el2n", "mem"), "rho"], "spearman_with_grand": c.loc[("grand", "mem"), "rho"],
-           "spearman_with_el2n_interval": [c.loc[("el2n", "mem"), "lo"], c.loc[("el2n", "mem"), "hi"]],
-           "spearman_with_grand_interval": [c.loc[("grand", "mem"), "lo"], c.loc[("grand", "mem"), "hi"]],
+           "spearman_with_el2n_interval": [c.loc[("el2n", "mem"), "ci_low"], c.loc[("el2n", "mem"), "ci_high"]],
+           "spearman_with_grand_interval": [c.loc[("grand", "mem"), "ci_low"], c.loc[("grand", "mem"), "ci_high"]],
            "mean": clean.mem.mean(), "share_above_0.5": (clean.mem > 0.5).mean(), "mean_se": clean.mem_se.mean(),
            "n_out_min": int(clean.n_out.min()), "n_out_median": float(clean.n_out.median()),
            "noisy_mean_flipped": table[(table.data == "noisy") & table.flipped].mem.mean(),

@@ -28,7 +28,7 @@ from memlib.corpus import Corpus, TextSequences
 from memlib.data import lm_pair
 from memlib.engine import Run, Subset, evaluate, executor, generate, resolve_device, stack_of, sweep, train_seconds
 from memlib.models import n_params
-from memlib.stats import bootstrap_slope, rate_ci
+from memlib.stats import bootstrap_slope, rate_ci, spearman_ci
 from memlib.text import TextConfig, TextMonitor
 
 
@@ -297,9 +297,10 @@ def generate_and_rank(cfg: ExtractionConfig, c: Corpus) -> tuple[dict, pd.DataFr
 # --- rarity ----------------------------------------------------------------------------------
 def idf(c: Corpus) -> np.ndarray:
     """Inverse document frequency of every token over the training pool's sequences: log(N / (1 + df))."""
-    df = np.zeros(c.cfg.vocab_size)
-    for r in c.train:
-        df[np.unique(r)] += 1
+    s = np.sort(c.train, axis=1)
+    first = np.ones_like(s, dtype=bool)
+    first[:, 1:] = s[:, 1:] != s[:, :-1]  # each token once per sequence
+    df = np.bincount(s[first], minlength=c.cfg.vocab_size)
     return np.log(len(c.train) / (1 + df))
 
 
@@ -332,7 +333,6 @@ def convergence(ke: pd.DataFrame, ratios: dict | None = None) -> list[dict]:
 
 def rarity_summary(rr: pd.DataFrame, k: int, n_examples: int = 5) -> dict:
     """Mean IDF of extracted vs not, and its rank correlation with the matched suffix length, within the mixed cells."""
-    from memlib.stats import spearman_ci
     d = rr[rr.k == k]
     if d.empty:
         return {"k": k, "n": 0, "cells": [], "note": "no (model size, r) cell has mixed outcomes at this k"}

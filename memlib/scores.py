@@ -10,7 +10,7 @@
 
 Plus what the data-diet notebook does with scores: which examples to keep (highest, lowest, random,
 after dropping the top `offset`), how well a score finds mislabeled examples (AUROC), and rank
-correlations between scores with bootstrap intervals. Arrays are numpy; runs × examples.
+correlations between scores (`memlib.stats.spearman_ci`). Arrays are numpy; runs × examples.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from sklearn.metrics import roc_auc_score
 
 from memlib.config import check, check_number
 from memlib.engine import per_example_grad_norms
-from memlib.stats import spearman_ci
 
 KEEPS = ("highest", "random", "lowest")
 
@@ -46,8 +45,7 @@ def held_in(runs, positions: np.ndarray) -> np.ndarray:
     """Which of `positions` (pool positions) each run trained on, (R, N) bool (from its Subset)."""
     out = np.zeros((len(runs), len(positions)), bool)
     for k, r in enumerate(runs):
-        own = r.data.indices() if r.subset is None else r.subset.apply(r.data.indices())
-        out[k] = np.isin(positions, own.numpy())
+        out[k] = np.isin(positions, r.examples().numpy())
     return out
 
 
@@ -96,10 +94,3 @@ def auroc(score: np.ndarray, positive: np.ndarray) -> float:
     positive = np.asarray(positive, bool)
     check(positive.any() and (~positive).any(), "positive", int(positive.sum()), "both positive and negative examples")
     return float(roc_auc_score(positive, score))
-
-
-def spearman(a: np.ndarray, b: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
-    """Spearman's rank correlation of a and b with a bootstrap (over examples) percentile interval
-    (`memlib.stats.spearman_ci`, keys renamed: rho, lo, hi, n)."""
-    r = spearman_ci(a, b, n_boot, seed, level)
-    return {"rho": r["rho"], "lo": r["ci_low"], "hi": r["ci_high"], "n": r["n"]}

@@ -10,6 +10,7 @@ from memlib import diet, models, scores
 from memlib.config import ConfigError
 from memlib.engine import Run, Stack, Subset, TrainConfig, evaluate, stack_of, sweep
 from memlib.images import Images, accuracy_monitor
+from memlib.stats import spearman_ci
 from memlib.store import RunStore
 
 MLP = models.MLPConfig(in_shape=(1, 8, 8), n_classes=10, width=16)
@@ -108,10 +109,10 @@ def test_auroc_and_spearman():
     assert scores.auroc(np.arange(10.0), pos) == 1.0 and scores.auroc(-np.arange(10.0), pos) == 0.0
     g = np.random.default_rng(1)
     a = g.normal(size=500)
-    same = scores.spearman(a, np.exp(a), n_boot=200)
-    assert same["rho"] == pytest.approx(1.0) and same["lo"] == pytest.approx(1.0)
-    indep = scores.spearman(a, g.normal(size=500), n_boot=200)
-    assert indep["lo"] < 0 < indep["hi"] and indep["hi"] - indep["lo"] < 0.25 and indep["n"] == 500
+    same = spearman_ci(a, np.exp(a), n_boot=200)
+    assert same["rho"] == pytest.approx(1.0) and same["ci_low"] == pytest.approx(1.0)
+    indep = spearman_ci(a, g.normal(size=500), n_boot=200)
+    assert indep["ci_low"] < 0 < indep["ci_high"] and indep["ci_high"] - indep["ci_low"] < 0.25 and indep["n"] == 500
 
 
 # --- the experiment's configuration ------------------------------------------------------------

@@ -38,19 +38,3 @@ def per_example_grad_norms(stack, x: torch.Tensor, y: torch.Tensor, chunk: int =
         out.append(vmap(norms, in_dims=(0, None, None))(p, xb, yb))  # (K, B)
     return torch.cat(out, 1) if out else torch.zeros(K, 0)
 
-
-def per_example_grad_norms_loop(stack, x, y) -> torch.Tensor:
-    """The same norms the slow way (a Python loop over models and examples, autograd); the reference
-    the tests hold the vmap version to."""
-    cfg = stack.cfg
-    tokens = models.TOKENS_PER_EXAMPLE.get(type(cfg), lambda c: 1)(cfg)
-    out = torch.zeros(len(stack.runs), len(x))
-    for k in range(len(stack.runs)):
-        m = models.build(cfg, 0)
-        m.load_state_dict({n: v.float() for n, v in stack.model_weights(k).items()})
-        for i in range(len(x)):
-            m.zero_grad()
-            loss = models.EXAMPLE_NATS[type(cfg)](m(x[i:i + 1]), y[i:i + 1]).sum() / tokens
-            loss.backward()
-            out[k, i] = torch.sqrt(sum(p.grad.pow(2).sum() for p in m.parameters() if p.grad is not None))
-    return out

@@ -182,6 +182,13 @@ class Run(Config):
         for dep in self.depends_on():
             check(dep.model == self.model, "init/mask run", dep.model, f"the same model as this run ({self.model})")
 
+    def examples(self, forget: bool = False) -> torch.Tensor:
+        """Positions in the data's pool of the examples this run trains on (or of its forget set), repeated
+        examples repeated: `data.indices()` through `subset` (or `forget`)."""
+        subset = self.forget if forget else self.subset
+        idx = self.data.indices()
+        return idx if subset is None else subset.apply(idx)
+
     def depends_on(self) -> list[Run]:
         """Stored runs this one needs before it can train (its starting point, its mask's source)."""
         return [d.run for d in (self.init, self.mask) if d is not None]

@@ -57,13 +57,14 @@ class Stack:
         self._start(store)
         self.masks = self._masks(store)
         self.p = {k: optim.round_bf16(self._masked(k, v), self.rounded) for k, v in self.p.items()}
+        self._plan_objectives()
         self._load_pool()
-        self.forget_ref = self._forget_ref() if self._needs("needs_ref") else None
+        self.forget_ref = self._forget_ref() if self.needs_ref else None
         if checkpoints:
             self._restore(checkpoints)
         for v in self.p.values():
             v.requires_grad_(True)
-        self._fixed = None  # cached full-batch rows of _batch; reset when models leave the stack
+        self._fixed = {}  # cached full-batch rows of _draw, per example set; reset when models leave the stack
         self._step_fn = optim.compiled_step(self, optim.COMPILE if compile is None else compile)
 
     # --- starting points and masks --------------------------------------------------------
@@ -78,11 +79,10 @@ class Stack:
             if got is None:
                 raise FileNotFoundError(f"run {r.run_id()} starts from run {rid}, which is not in the store "
                                         f"{store.root}: train it first (sweep() does so for the runs that need it)")
-            w, metrics = got
             for n in self.p:
-                self.p[n][k] = w[n].to(self.device, self.compute)
+                self.p[n][k] = got[0][n].to(self.device, self.compute)
             if r.init.optimizer:
-                opt = store.load_extra(rid, "optimizer")
+                opt = store.load_extra(rid, "optimizer", verify=False)  # verified by load() just now
                 if opt is None:
                     raise FileNotFoundError(f"run {rid} has no stored optimizer state, which Init(optimizer=True) needs: "
                                             f"it was trained before optimizer states were kept; delete "
@@ -121,61 +121,60 @@ class Stack:
             xs.append(x), ys.append(y)
         self.x = torch.cat(xs).to(self.device)
         self.y = torch.cat(ys).to(self.device)
-        self.own = [_examples(r, r.subset) + offset[r.data.source()] for r in self.runs]
+        self.own = [r.examples() + offset[r.data.source()] for r in self.runs]
         # models without a forget set (their objective needs none) draw a stand-in with weight 0
-        self.forget = ([_examples(r, r.forget) + offset[r.data.source()] if r.forget is not None else o[:1]
-                        for r, o in zip(self.runs, self.own)] if self._needs("needs_forget") else None)
+        self.forget = ([r.examples(forget=True) + offset[r.data.source()] if r.forget is not None else o[:1]
+                        for r, o in zip(self.runs, self.own)] if self.needs_forget else None)
 
-    def _needs(self, what: str) -> bool:
-        return any(getattr(OBJECTIVES[o.name], what) for o in self.objectives)
+    def _plan_objectives(self):
+        """What the models' objectives need, worked out once (and again when models leave), not every step."""
+        fns = [OBJECTIVES[o.name] for o in self.objectives]
+        self.needs_forget, self.needs_ref = any(f.needs_forget for f in fns), any(f.needs_ref for f in fns)
+        self.uses_retain = any(f.uses_retain for f in fns)
+        self.kinds = list(dict.fromkeys(self.objectives))  # distinct objectives, in order
+        self.which = torch.tensor([self.kinds.index(o) for o in self.objectives], device=self.device)
+        self.has_forget = torch.tensor([r.forget is not None for r in self.runs], device=self.device).unsqueeze(1)
 
     @property
     def counts(self):
         return [len(o) for o in self.own]
 
-    def _draw(self, owns, gens, B):
-        """Positions (K, B) into each model's example list and weights (K, B): models with at most B
-        examples take them all (padded with zero-weight slots), the others draw B from their generator."""
-        pos, w = [], []
-        for own, g in zip(owns, gens):
-            if len(own) <= B:
-                pos.append(torch.cat([torch.arange(len(own)), torch.zeros(B - len(own), dtype=torch.long)]))
-                w.append(torch.cat([torch.ones(len(own)), torch.zeros(B - len(own))]))
-            else:
-                pos.append(torch.randint(len(own), (B,), generator=g))
-                w.append(torch.ones(B))
-        return torch.stack(pos), torch.stack(w).to(self.device)
+    def _draw(self, owns, gens, key):
+        """Positions (K, B) into each model's example list (`owns`) and weights (K, B) for one step.
+
+        Models with at most B examples take them all, padded with zero-weight slots (their rows are built
+        once and cached under `key`); the others draw B positions from their own generator each step.
+        """
+        if key not in self._fixed:
+            B = min(self.tc.batch_size, max(len(o) for o in owns))
+            rows = [torch.cat([torch.arange(len(o)), torch.zeros(B - len(o), dtype=torch.long)]) if len(o) <= B else None
+                    for o in owns]
+            w = torch.stack([torch.cat([torch.ones(len(o)), torch.zeros(B - len(o))]) if len(o) <= B else torch.ones(B)
+                             for o in owns]).to(self.device)
+            self._fixed[key] = B, rows, w
+        B, rows, w = self._fixed[key]
+        pos = [r if r is not None else torch.randint(len(o), (B,), generator=g) for r, o, g in zip(rows, owns, gens)]
+        return pos, w
 
     def _batch(self):
-        """Indices (K, B) and weights (K, B) of this step's batch for every model.
-
-        Models with at most B examples train full-batch (padded with zero-weight slots; their rows
-        are built once and cached); the others draw B indices from their own generator each step.
-        """
-        if self._fixed is None:
-            B = min(self.tc.batch_size, max(self.counts))
-            rows = [torch.cat([own, own[:1].expand(B - len(own))]) if len(own) <= B else None for own in self.own]
-            w = torch.stack([torch.cat([torch.ones(len(own)), torch.zeros(B - len(own))]) if len(own) <= B
-                             else torch.ones(B) for own in self.own]).to(self.device)
-            self._fixed = B, rows, w
-        B, rows, w = self._fixed
-        idx = [r if r is not None else own[torch.randint(len(own), (B,), generator=g)]
-               for r, own, g in zip(rows, self.own, self.gens)]
-        return torch.stack(idx).to(self.device), w
+        """Indices (K, B) and weights (K, B) of this step's batch of every model's own examples."""
+        pos, w = self._draw(self.own, self.gens, "own")
+        return torch.stack([o[p] for o, p in zip(self.own, pos)]).to(self.device), w
 
     def _forget_batch(self):
-        """Indices, weights and positions (K, Bf) of this step's forget-set batch."""
-        B = min(self.tc.batch_size, max(len(f) for f in self.forget))
-        pos, w = self._draw(self.forget, self.forget_gens, B)
-        w = w * torch.tensor([r.forget is not None for r in self.runs], device=self.device).unsqueeze(1)
+        """Indices, weights and positions (K, Bf) of this step's forget-set batch (weight 0 for stand-ins)."""
+        pos, w = self._draw(self.forget, self.forget_gens, "forget")
         idx = torch.stack([f[p] for f, p in zip(self.forget, pos)]).to(self.device)
-        return idx, w, pos.to(self.device)
+        return idx, w * self.has_forget, torch.stack(pos).to(self.device)
 
     def _forget_ref(self, chunk=512):
         """Nats of each forget example under the starting weights, (K, F_max) (NPO's reference model)."""
-        n = max(len(f) for f in self.forget)
-        index = torch.stack([torch.cat([f, f[:1].expand(n - len(f))]) for f in self.forget]).to(self.device)
-        return self.pool_nats(index, chunk)
+        return self.pool_nats(self._padded(self.forget), chunk)
+
+    def _padded(self, lists) -> torch.Tensor:
+        """Per-model index lists as one (K, N_max) tensor, each padded with its own first entry."""
+        n = max(len(o) for o in lists)
+        return torch.stack([torch.cat([o, o[:1].expand(n - len(o))]) for o in lists]).to(self.device)
 
     # --- model ---------------------------------------------------------------------------
     def forward(self, p, x):
@@ -202,9 +201,7 @@ class Stack:
 
     def own_nats(self, chunk=512):
         """Each model's code length (nats) on each of its own training examples: list of (N_k,)."""
-        n = max(self.counts)
-        index = torch.stack([torch.cat([o, o[:1].expand(n - len(o))]) for o in self.own]).to(self.device)
-        full = self.pool_nats(index, chunk)
+        full = self.pool_nats(self._padded(self.own), chunk)
         return [full[k, :c] for k, c in enumerate(self.counts)]
 
     # --- optimisation --------------------------------------------------------------------
@@ -216,17 +213,15 @@ class Stack:
         """Per-model training loss (K,): each model's objective on its batch (and its forget batch)."""
         tokens = models.TOKENS_PER_EXAMPLE.get(type(self.cfg), lambda c: 1)(self.cfg)
         ex_nats = models.EXAMPLE_NATS[type(self.cfg)]
-        train = Terms(ex_nats(self.forward(p, self.x[idx]), self.y[idx]), w, tokens) if self._needs("uses_retain") else None
+        train = Terms(ex_nats(self.forward(p, self.x[idx]), self.y[idx]), w, tokens) if self.uses_retain else None
         f = None
         if forget is not None:
             fidx, fw, fpos = forget
             ref = self.forget_ref.gather(1, fpos) if self.forget_ref is not None else None
             f = Terms(ex_nats(self.forward(p, self.x[fidx]), self.y[fidx]), fw, tokens, ref)
-        kinds = list(dict.fromkeys(self.objectives))
-        if len(kinds) == 1:
-            return OBJECTIVES[kinds[0].name].fn(train, f, kinds[0])
-        which = torch.tensor([kinds.index(o) for o in self.objectives], device=self.device)
-        return sum(torch.where(which == j, OBJECTIVES[o.name].fn(train, f, o), 0.0) for j, o in enumerate(kinds))
+        if len(self.kinds) == 1:
+            return OBJECTIVES[self.kinds[0].name].fn(train, f, self.kinds[0])
+        return sum(torch.where(self.which == j, OBJECTIVES[o.name].fn(train, f, o), 0.0) for j, o in enumerate(self.kinds))
 
     def train_step(self):
         """One AdamW step for every model; returns per-model training loss, (K,)."""
@@ -273,7 +268,7 @@ class Stack:
 
     def keep(self, mask: list[bool]):
         """Drop the models whose mask entry is False (they finished or failed)."""
-        self._fixed = None
+        self._fixed = {}
         sel = torch.tensor([i for i, k in enumerate(mask) if k], dtype=torch.long, device=self.device)
         for d in (self.p, self.m, self.v) + ((self.masks,) if self.masks is not None else ()):
             for k in d:
@@ -290,6 +285,7 @@ class Stack:
         self.objectives = pick(self.objectives)
         if self.forget is not None:
             self.forget = pick(self.forget)
+        self._plan_objectives()
 
     def model_weights(self, k: int) -> dict:
         return {n: v[k].detach().to(self.dtypes[k]) for n, v in self.p.items()}
@@ -305,9 +301,7 @@ class Stack:
     # --- checkpoints ---------------------------------------------------------------------
     def checkpoint(self, k: int):
         tensors = {f"p.{n}": self.p[n][k] for n in self.p}
-        tensors.update({f"m.{n}": self.m[n][k] for n in self.m})
-        tensors.update({f"v.{n}": self.v[n][k] for n in self.v})
-        tensors["gen"] = self.gens[k].get_state()
+        tensors.update(self.optimizer_state(k))  # moments, sampler state (and the step count, unused on resume)
         if self.forget is not None:
             tensors["forget_gen"] = self.forget_gens[k].get_state()
         if self.forget_ref is not None:
@@ -333,8 +327,3 @@ class Stack:
             self.t0[k] = s.get("t0", 0)
         self.state = [{k: v for k, v in s.items() if k not in ("step", "sha256", "t0")} for _, s in checkpoints]
 
-
-def _examples(run: Run, subset) -> torch.Tensor:
-    """Pool positions of a run's examples (or forget set): its data's indices, through `subset`."""
-    idx = run.data.indices()
-    return idx if subset is None else subset.apply(idx)
