@@ -10,8 +10,25 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SECTIONS = {"01_capacity": "capacity", "02_grokking": "grokking", "03_text_generalization": "text", "04_extraction": "extraction",
-            "06_data_diet": "data_diet"}
+
+
+def _sections() -> dict[str, str]:
+    """Notebook stem -> its params.yaml section, read from the dvc stage that runs it (`-p scale ${section.scale}`)."""
+    out = {}
+    for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values():
+        cmd = stage.get("cmd", "")
+        nb = re.search(r"papermill notebooks/(\w+)\.ipynb", cmd)
+        sec = re.search(r"-p scale \$\{(\w+)\.scale\}", cmd)
+        if nb and sec:
+            out[nb.group(1)] = sec.group(1)
+    return out
+
+
+SECTIONS = _sections()
+
+
+def test_every_notebook_has_a_dvc_stage():
+    assert sorted(SECTIONS) == [nb.stem for nb in NOTEBOOKS]
 
 
 def cells(nb):
