@@ -49,11 +49,15 @@ class CapacityConfig(Experiment):
         "smoke": dict(vocab_size=16, seq_len=8, sizes=((1, 4), (1, 8)), fracs=(0.5, 2.0), seeds=(0,),
                       bf16_fracs=(2.0,), sweep_size=(1, 4), check_size=(1, 4), sweep_fracs=(2.0,),
                       precisions=("fp32",), max_steps=300, eval_every=25, patience=2, tol=0.02,
-                      vocab_sweep=(8, 32), paper_point=False),
+                      vocab_sweep=(8, 32), paper_point=False, ablation_size=(1, 4), ablation_lr=(3e-3,),
+                      ablation_batch=(0,), ablation_length=(1.5,), ablation_tol=(0.005,), ablation_fracs=(1.0,),
+                      ablation_max_steps=300),
         "laptop": dict(),
         "paper": dict(vocab_size=2048, seq_len=64, sizes=tuple((l, d) for l in (1, 2, 4, 8) for d in (32, 64, 128, 256)),
                       fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), seeds=(0, 1, 2, 3, 4), batch_size=2048, lr=1e-3,
                       max_steps=1_000_000, eval_every=1000,
+                      tol=0.01,  # the ablation: a stricter plateau (or 4x the steps) stores 5-7% more at 1 x 12
+                      ablation_size=(1, 32),
                       bf16_fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), bf16_seeds=(0, 1, 2, 3, 4),
                       vocab_sweep=(), check_longer=False, paper_point=True, paper_point_max_steps=1_000_000),
     }
@@ -94,6 +98,18 @@ class CapacityConfig(Experiment):
     paper_point_max_steps: int = 100_000  # a GPU budget (~2.5 ms/step on an H100, ~170 ms on a 2-core CPU)
     paper_point_checkpoint_every: int = 2000  # checkpoints let the paper point resume across sessions
     paper_point_check_longer: bool = True  # also train it longer_factor x as long on a fixed schedule
+    # The ablation (its own stage, `python -m memlib.capacity ablation <scale>`; the notebook reads its metrics):
+    # capacity of ablation_size (max over sweep_fracs, per seed) changing one training choice at a time from
+    # the settings above. Lengths are multiples of the steps the plateau rule took on the base runs.
+    ablation_size: tuple = (1, 12)
+    ablation_lr: tuple = (1e-3, 3e-3)  # besides lr
+    ablation_batch: tuple = (16, 0)  # besides batch_size; 0 = full batch (every sequence each step, as the paper's 2048 at its smallest models)
+    ablation_length: tuple = (4.0,)  # x the base steps on a fixed schedule (the stored 2x check is the notebook's longer_factor)
+    ablation_tol: tuple = (0.01,)  # besides tol: a stricter plateau rule
+    ablation_schedule: tuple = ("cosine",)  # warmup + cosine to 0 over the base steps, besides warmup-stable-decay
+    ablation_weight_decay: tuple = (0.1,)  # besides weight_decay
+    ablation_fracs: tuple = (0.5, 0.75, 1.25, 2.0, 3.0)  # dataset sizes added to sweep_fracs: capacity as the max over a denser grid
+    ablation_max_steps: int = 60_000  # budget of the plateau-rule settings (a slower lr needs more steps)
     device: str = "auto"
     scheduler: str = "in-process"  # in-process | local (a 2-worker dask LocalCluster) | a dask scheduler address
 
@@ -124,6 +140,18 @@ class CapacityConfig(Experiment):
         check_number(self.longer_factor, "longer_factor", 1, lo_open=True)
         check_number(self.paper_point_max_steps, "paper_point_max_steps", 1, integer=True)
         check_number(self.paper_point_checkpoint_every, "paper_point_checkpoint_every", 0, integer=True)
+        check(len(self.ablation_size) == 2 and all(isinstance(x, int) and x >= 1 for x in self.ablation_size),
+              "ablation_size", self.ablation_size, "an [n_layer, d_model] pair of positive integers")
+        for name in ("ablation_lr", "ablation_length", "ablation_tol", "ablation_fracs"):
+            v = getattr(self, name)
+            check(all(isinstance(f, (int, float)) and f > 0 for f in v), name, v, "a list of positive numbers")
+        check(all(isinstance(b, int) and b >= 0 for b in self.ablation_batch), "ablation_batch", self.ablation_batch,
+              "a list of batch sizes (integers >= 0; 0 = full batch)")
+        check(all(w >= 0 for w in self.ablation_weight_decay), "ablation_weight_decay", self.ablation_weight_decay,
+              "a list of numbers >= 0")
+        check(all(x in ("wsd", "cosine") for x in self.ablation_schedule), "ablation_schedule", self.ablation_schedule,
+              "a list drawn from ['cosine', 'wsd']")
+        check_number(self.ablation_max_steps, "ablation_max_steps", 1, integer=True)
         self.train("fp32")  # validates the optimisation fields with their names
 
     def train(self, precision: str) -> TrainConfig:
@@ -190,6 +218,110 @@ class CapacityConfig(Experiment):
         tc = self.replace(max_steps=self.paper_point_max_steps).train("fp32")
         return [r.replace(train=tc.replace(stop="steps", max_steps=math.ceil(self.longer_factor * steps)))
                 for r in self.paper_point_runs()]
+
+
+FULL_BATCH = 1 << 30  # a batch larger than any dataset: every model trains full-batch
+
+
+def ablation_plan(cfg: CapacityConfig, base_steps: int | None = None) -> list[tuple[str, object, list[Run]]]:
+    """(setting, value, runs) of the ablation: the base runs (ablation_size over sweep_fracs and seeds,
+    trained as the grid is) and one changed training choice per entry. Fixed-length settings need the
+    steps the plateau rule took on the base runs (`base_steps`); without them only the others are listed."""
+    base_tc = cfg.train("fp32")
+    run = lambda tc, fracs=None: cfg.runs(*cfg.ablation_size, fracs=fracs or cfg.sweep_fracs, train=tc)
+    slow = base_tc.replace(max_steps=cfg.ablation_max_steps)  # plateau-rule settings get room to plateau
+    plan = [("base", "current", run(base_tc))]
+    plan += [("lr", v, run(slow.replace(lr=v))) for v in cfg.ablation_lr]
+    plan += [("batch_size", v or "full", run(slow.replace(batch_size=v or FULL_BATCH))) for v in cfg.ablation_batch]
+    plan += [("tol", v, run(slow.replace(tol=v))) for v in cfg.ablation_tol]
+    plan += [("weight_decay", v, run(slow.replace(weight_decay=v))) for v in cfg.ablation_weight_decay]
+    plan += [("dataset_sizes", "dense", run(base_tc, tuple(sorted(set(cfg.sweep_fracs) | set(cfg.ablation_fracs)))))]
+    if base_steps:
+        fixed = lambda k: base_tc.replace(stop="steps", max_steps=math.ceil(k * base_steps))
+        plan += [("length", f"{k:g}x", run(fixed(k))) for k in cfg.ablation_length]
+        plan += [("schedule", v, run(fixed(1).replace(schedule=v, decay_frac=0.0))) for v in cfg.ablation_schedule
+                 if v != base_tc.schedule]
+    return plan
+
+
+def ablation(cfg: CapacityConfig) -> dict:
+    """Capacity of ablation_size under each setting of `ablation_plan`, per seed (max over its dataset sizes)."""
+    kw = dict(device=cfg.device, scheduler=cfg.scheduler)
+    base = run_table(ablation_plan(cfg)[0][2], **kw)
+    steps = int(base.steps.max())
+    rows, tables = [], []
+    for setting, value, runs in ablation_plan(cfg, steps):
+        df = run_table(runs, **kw)
+        tables.append(df)
+        cap = capacities(df)
+        rows.append({"setting": setting, "value": value, "n_params": int(cap.n_params.iloc[0]),
+                     "capacity_bits": float(cap.capacity_bits.mean()), "bits_per_param": float(cap.bits_per_param.mean()),
+                     "seeds": [{"seed": int(c.seed), "capacity_bits": float(c.capacity_bits),
+                                "bits_per_param": float(c.bits_per_param)} for c in cap.itertuples()],
+                     "saturated": None if runs[0].train.stop == "steps" else bool(df.saturated.astype(bool).all()), "steps": int(df.steps.max()),
+                     "n_dataset_sizes": int(df.n_seqs.nunique())})
+    L, d = cfg.ablation_size
+    return {"scale": cfg.scale, "n_layer": L, "d_model": d, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
+            "base_steps": steps, "base": {"lr": cfg.lr, "batch_size": cfg.batch_size, "tol": cfg.tol,
+                                         "weight_decay": 0.0, "schedule": "wsd", "fracs": list(cfg.sweep_fracs)},
+            "training": {"wall_s": train_seconds([r for _, _, runs in ablation_plan(cfg, steps) for r in runs])},
+            "ablation": rows}
+
+
+def ablation_table(ab: dict) -> pd.DataFrame:
+    """One row per setting: capacity (mean over seeds), its seed range, and the change from the base."""
+    base = next(r for r in ab["ablation"] if r["setting"] == "base")["bits_per_param"]
+    rows = []
+    for r in ab["ablation"]:
+        per = [s["bits_per_param"] for s in r["seeds"]]
+        rows.append({"setting": r["setting"], "value": str(r["value"]), "bits_per_param": r["bits_per_param"],
+                     "seed_min": min(per), "seed_max": max(per), "change_pct": 100 * (r["bits_per_param"] / base - 1),
+                     "steps": r["steps"], "saturated": r["saturated"]})
+    return pd.DataFrame(rows)
+
+
+# What the paper did for each ablated choice (REFERENCE.md §1): targets to compare with, not results.
+PAPER_TRAINING = {"lr": "Adam; lr of our paper scale (1e-3)", "batch_size": "2048 (>= N at its smallest models: full batch)",
+                  "tol": "trained to saturation, up to 1e6 steps", "length": "trained to saturation, up to 1e6 steps",
+                  "schedule": "not stated", "weight_decay": "not stated",
+                  "dataset_sizes": "capacity = max over many dataset sizes"}
+
+
+def ablation_result(cfg: CapacityConfig) -> dict | None:
+    """The ablation's metrics as its stage (`python -m memlib.capacity ablation <scale>`) wrote them
+    (metrics/01_capacity_ablation.json) at this notebook's scale, else None."""
+    m = read_metrics("01_capacity_ablation")
+    return m if m and m.get("scale") == cfg.scale else None
+
+
+def describe_ablation(ab: dict | None, paper_pt: dict | None = None) -> str:
+    """Which training choices move capacity beyond the seeds' spread, by how much, beside the paper's choices."""
+    if not ab:
+        return ("No ablation at this scale yet: `dvc repro capacity_ablation` (or "
+                "`python -m memlib.capacity ablation <scale>`) writes metrics/01_capacity_ablation.json.")
+    t = ablation_table(ab)
+    b = t[t.setting == "base"].iloc[0]
+    spread = (b.seed_max - b.seed_min) / b.bits_per_param  # the base runs' seed range, relative
+    lines = [f"{ab['n_layer']} x {ab['d_model']} at V = {ab['vocab_size']}, S = {ab['seq_len']}: base "
+             f"{b.bits_per_param:.3f} bits/param (seeds {b.seed_min:.3f}-{b.seed_max:.3f}, a {100 * spread:.1f}% range; "
+             f"lr {ab['base']['lr']:g}, batch {ab['base']['batch_size']}, plateau tol {ab['base']['tol']:g}, "
+             f"{ab['base_steps']} steps)"]
+    for r in t[t.setting != "base"].itertuples():
+        moved = r.seed_min > b.seed_max or r.seed_max < b.seed_min  # seed ranges do not overlap
+        lines.append(f"  {r.setting} = {r.value}: {r.bits_per_param:.3f} ({r.change_pct:+.1f}%; seeds {r.seed_min:.3f}-"
+                     f"{r.seed_max:.3f}; {r.steps} steps"
+                     + ("" if r.saturated is None or r.saturated else "; budget ended before a plateau") + ")"
+                     + (" -- beyond the seed spread" if moved else " -- within the seed spread")
+                     + f"; paper: {PAPER_TRAINING.get(r.setting, 'not stated')}")
+    best = t.loc[t.bits_per_param.idxmax()]
+    lines.append(f"largest: {best.setting} = {best.value}, {best.change_pct:+.1f}% over the base")
+    if paper_pt:
+        gap = 1 - paper_pt["bits_per_param"] / paper_pt["paper_bits_per_param"]
+        lines.append(f"the paper point (1 x 32, V = 2048) stays {100 * gap:.0f}% below Table 1 "
+                     f"({paper_pt['bits_per_param']:.2f} vs {paper_pt['paper_bits_per_param']:.2f} bits/param); "
+                     f"if the largest gain above carried over unchanged it would read "
+                     f"{paper_pt['bits_per_param'] * (1 + best.change_pct / 100):.2f}")
+    return "\n".join(lines)
 
 
 def table(runs: list[Run], results: list[dict]) -> pd.DataFrame:
@@ -275,7 +407,8 @@ def check_longer(cfg: CapacityConfig) -> dict:
     return longer_gain(base, longer)
 
 
-def summarize(cfg: CapacityConfig, df, caps, fits, vocab, tied, check_longer, paper_pt, train_s=None) -> dict:
+def summarize(cfg: CapacityConfig, df, caps, fits, vocab, tied, check_longer, paper_pt, train_s=None,
+              ablation: dict | None = None) -> dict:
     """The notebook's metrics: fitted alpha per precision, every model's capacity, the side studies."""
     get = lambda p, k: fits[p][k] if p in fits else None
     return {
@@ -294,6 +427,8 @@ def summarize(cfg: CapacityConfig, df, caps, fits, vocab, tied, check_longer, pa
         "tied_vs_untied": [{"tied": bool(r.tied), "n_params": int(r.n_params),
                             "bits_per_param": float(r.bits_per_param)} for r in tied.itertuples()],
         "paper_point": paper_pt,
+        # the ablation stage's rows (metrics/01_capacity_ablation.json; its own training time is there)
+        "ablation": ablation["ablation"] if ablation else None,
         "paper": {"bits_per_param_fp32": PAPER_BITS_PER_PARAM["fp32"], "bits_per_param_bf16": PAPER_BITS_PER_PARAM["bf16"],
                   "headline": PAPER_BITS_PER_PARAM["headline"]},
     }
@@ -346,8 +481,12 @@ def paper_point_result(cfg: CapacityConfig) -> dict | None:
     return read_metrics("01_capacity_paper_point")
 
 
-if __name__ == "__main__":  # python -m memlib.capacity paper-point [scale]: the paper point's own stage
+if __name__ == "__main__":  # python -m memlib.capacity paper-point|ablation [scale]: the side stages of notebook 01
     import sys
-    check(len(sys.argv) >= 2 and sys.argv[1] == "paper-point", "command", sys.argv[1:], "'paper-point [scale]'")
-    cfg = CapacityConfig.from_params(sys.argv[2] if len(sys.argv) > 2 else "laptop", paper_point=True)
-    write_metrics("01_capacity_paper_point", paper_point_result(cfg))
+    check(len(sys.argv) >= 2 and sys.argv[1] in ("paper-point", "ablation"), "command", sys.argv[1:],
+          "'paper-point [scale]' or 'ablation [scale]'")
+    scale = sys.argv[2] if len(sys.argv) > 2 else "laptop"
+    if sys.argv[1] == "paper-point":
+        write_metrics("01_capacity_paper_point", paper_point_result(CapacityConfig.from_params(scale, paper_point=True)))
+    else:
+        write_metrics("01_capacity_ablation", ablation(CapacityConfig.from_params(scale)))

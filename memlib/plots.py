@@ -321,3 +321,28 @@ def image_grid(x, titles, rows: int, suptitle: str = ""):
         ax.set_title(t, fontsize=7)
     fig.suptitle(suptitle, fontsize=10)
     return fig
+
+
+def capacity_ablation(t, title: str = "Capacity under one changed training choice"):
+    """Bits/param per ablated setting (mean over seeds, bar = seed range) against the base's band."""
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(t) + 1.2))
+    base = t[t.setting == "base"].iloc[0]
+    ax.axvspan(base.seed_min, base.seed_max, color="0.85", label="base: seed range")
+    ax.axvline(base.bits_per_param, color="0.4", lw=1)
+    labels = [f"{r.setting} = {r.value}" for r in t.itertuples()]
+    y = range(len(t))
+    ax.errorbar(t.bits_per_param, y, xerr=[t.bits_per_param - t.seed_min, t.seed_max - t.bits_per_param],
+                fmt="o", color="C0", capsize=3)
+    ax.set_yticks(list(y), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("capacity (bits per parameter)")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+
+_PRUNE_STYLE = {("pruned", "lr"): ("C3", "-", "pruned, LR rewinding"),
+                ("pruned", "weights"): ("C0", "-", "pruned, weights rewound to init"),
+                ("control", "none"): ("C7", "--", "dense, as many parameters as nonzero")}

@@ -40,6 +40,13 @@ def _capacity(m: dict) -> list[str]:
                         + (f"; 2× longer: {100 * pp['longer']['relative_gain']:+.1f}%" if pp.get("longer") else "")
                         + ("" if pp["saturated"] else " (step budget reached before a plateau: a lower bound)")
                         + f" | {pp['paper_capacity_bits'] / 1e3:.0f}K bits = {pp['paper_bits_per_param']:.2f} bits/param |")
+        ab = m.get("ablation")
+        if ab:
+            base = next(r for r in ab if r["setting"] == "base")
+            moves = ", ".join(f"{r['setting']} {r['value']} {100 * (r['bits_per_param'] / base['bits_per_param'] - 1):+.0f}%"
+                              for r in ab if r["setting"] != "base")
+            rows.append(f"| 01 ablation at {base['n_params']:,} params (one training choice changed; vs base "
+                        f"{base['bits_per_param']:.2f} bits/param) | {moves} | Adam, batch 2048, to saturation |")
     return rows
 
 

@@ -102,3 +102,67 @@ def test_longer_gain_compares_capacity_per_seed():
     g = longer_gain(base, longer)
     assert g["capacity_bits"] == 100 and g["capacity_bits_longer"] == 104
     assert math.isclose(g["relative_gain"], 0.04) and g["steps"] == 30 and g["steps_longer"] == 60
+
+
+def test_cosine_schedule_warms_up_then_falls_to_zero_and_needs_a_fixed_budget():
+    from memlib.engine.stopping import lr_factor
+    tc = TrainConfig(schedule="cosine", stop="steps", warmup=100, max_steps=1100)
+    state = {"decay_start": None, "decay_len": None}
+    assert lr_factor(50, state, tc) == pytest.approx(0.5)  # warmup
+    assert lr_factor(100, state, tc) == pytest.approx(1.0)
+    assert lr_factor(600, state, tc) == pytest.approx(0.5)  # half-way through the cosine
+    assert lr_factor(1100, state, tc) == pytest.approx(0.0, abs=1e-12)
+    assert "schedule" not in TrainConfig().non_default()  # the default adds nothing to stored runs' hashes
+    with pytest.raises(ConfigError, match="schedule"):
+        TrainConfig(schedule="cosine")  # stop="plateau" has no end for the cosine to reach
+    with pytest.raises(ConfigError, match="schedule"):
+        TrainConfig(schedule="linear", stop="steps")
+
+
+def test_ablation_changes_one_training_choice_at_a_time(monkeypatch):
+    from memlib.capacity import FULL_BATCH, ablation_plan
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = CapacityConfig.from_params("laptop")
+    plan = ablation_plan(cfg, base_steps=7000)
+    (name, _, base), rest = plan[0], plan[1:]
+    assert name == "base" and base == cfg.check_runs()  # the grid's own stored runs
+    settings = {s for s, _, _ in rest}
+    assert settings == {"lr", "batch_size", "tol", "weight_decay", "dataset_sizes", "length", "schedule"}
+    b = base[0].train
+    for setting, value, runs in rest:
+        if setting == "dataset_sizes":
+            assert {r.data.n_seqs for r in runs} > {r.data.n_seqs for r in base}
+            assert all(r.train == b for r in runs)
+            continue
+        assert [(r.model, r.data, r.seed) for r in runs] == [(r.model, r.data, r.seed) for r in base]
+        t = runs[0].train
+        changed = {k for k, v in t.non_default().items() if b.non_default().get(k) != v} | \
+                  {k for k in b.non_default() if k not in t.non_default()}
+        expect = {"lr": {"lr", "max_steps"}, "batch_size": {"batch_size", "max_steps"}, "tol": {"tol", "max_steps"},
+                  "weight_decay": {"weight_decay", "max_steps"}, "length": {"stop", "max_steps"},
+                  "schedule": {"stop", "max_steps", "schedule", "decay_frac"}}[setting]
+        assert changed == expect, (setting, changed)
+        if setting == "batch_size" and value == "full":
+            assert t.batch_size == FULL_BATCH > max(r.data.n_seqs for r in runs)
+        if setting in ("length", "schedule"):
+            assert t.max_steps == math.ceil(float(str(value).rstrip("x")) * 7000 if setting == "length" else 7000)
+    assert [s for s, _, _ in ablation_plan(cfg)] == ["base", "lr", "lr", "batch_size", "batch_size", "tol",
+                                                     "weight_decay", "dataset_sizes"]  # no fixed lengths without steps
+
+
+def test_ablation_smoke_run_reports_every_setting(monkeypatch):
+    from memlib.capacity import ablation, ablation_plan, ablation_table, describe_ablation
+    cfg = CapacityConfig.from_params("smoke", device="cpu")
+    ab = ablation(cfg)
+    assert ab["scale"] == "smoke" and ab["base_steps"] > 0 and ab["training"]["wall_s"] > 0
+    assert [(r["setting"], r["value"]) for r in ab["ablation"]] == \
+        [(s, v) for s, v, _ in ablation_plan(cfg, ab["base_steps"])]
+    for r in ab["ablation"]:
+        assert set(r) >= {"setting", "value", "n_params", "capacity_bits", "bits_per_param", "seeds"}
+        assert len(r["seeds"]) == len(cfg.seeds) and r["capacity_bits"] > 0
+        assert r["bits_per_param"] == pytest.approx(r["capacity_bits"] / r["n_params"])
+    t = ablation_table(ab)
+    assert t.loc[t.setting == "base", "change_pct"].item() == 0
+    text = describe_ablation(ab)
+    assert all(s in text for s in ("lr", "batch_size", "schedule", "dataset_sizes"))
+    assert "No ablation" in describe_ablation(None)

@@ -8,6 +8,7 @@ import torch
 
 from memlib import models
 from memlib.bits import capacity_monitor
+from memlib.config import ConfigError
 from memlib.data import RandomTokens
 from memlib.engine import PRECISIONS, DivergedError, Run, Stack, TrainConfig, load_weights, sweep, train_group
 from memlib.models import GPTConfig
@@ -35,7 +36,7 @@ def test_stacked_training_equals_one_by_one(tmp_path):
     """Each model's result is independent of its stack: K at once == each alone."""
     rs = runs()
     together, alone = RunStore(tmp_path / "a"), RunStore(tmp_path / "b")
-    m_together = sweep(rs, capacity_monitor, together, device="cpu", progress=False)
+    m_together = sweep(rs, capacity_monitor, together, device="cpu", progress=False, stacking="always")
     m_alone = [sweep([r], capacity_monitor, alone, device="cpu", progress=False)[0] for r in rs]
     for r, a, b in zip(rs, m_together, m_alone):
         assert a["steps"] == b["steps"]
@@ -103,11 +104,11 @@ def test_cpu_stacks_fp32_and_bf16_runs_together(tmp_path):
     rs = [r.replace(train=r.train.replace(precision=p)) for p in ("fp32", "bf16") for r in runs(ns=(8, 24))]
     assert len({r.stack_key("cpu") for r in rs}) == 1 and len({r.stack_key("cuda") for r in rs}) == 2
     mixed, apart = RunStore(tmp_path / "a"), RunStore(tmp_path / "b")
-    m_mixed = sweep(rs, capacity_monitor, mixed, device="cpu", progress=False)
+    m_mixed = sweep(rs, capacity_monitor, mixed, device="cpu", progress=False, stacking="always")
     assert {m["stack_size"] for m in m_mixed} == {len(rs)}
     half = len(rs) // 2
-    m_apart = (sweep(rs[:half], capacity_monitor, apart, device="cpu", progress=False)
-               + sweep(rs[half:], capacity_monitor, apart, device="cpu", progress=False))
+    m_apart = (sweep(rs[:half], capacity_monitor, apart, device="cpu", progress=False, stacking="always")
+               + sweep(rs[half:], capacity_monitor, apart, device="cpu", progress=False, stacking="always"))
     assert {m["stack_size"] for m in m_apart} == {half}
     for r, a, b in zip(rs, m_mixed, m_apart):
         assert a["steps"] == b["steps"]
@@ -196,3 +197,27 @@ def test_stack_size_is_capped_by_gpu_memory():
     assert stack_limit(small, "cuda", 64, free_bytes=78 * gb) == 16
     assert stack_limit(big, "cuda", 64, free_bytes=78 * gb) == 2
     assert stack_limit(big, "cuda", 64, free_bytes=1 * gb) == 1
+
+
+def test_cpu_stacking_keeps_the_faster_of_stacked_and_one_at_a_time(tmp_path):
+    """The choice follows the timings it is given (the speed itself is measured in benchmarks/stack_choice.py)."""
+    from memlib.engine import cpu_stack_size
+    from memlib.engine.sweep import _STACK_CHOICE
+    rs = runs()
+    calls = []
+
+    def timer(slow_alone):
+        def t(group, store, steps):
+            calls.append(len(group))
+            return (len(group) * 1.0) if slow_alone else (len(group) * 3.0 if len(group) > 1 else 1.0)
+        return t
+    _STACK_CHOICE.clear()
+    assert cpu_stack_size(rs, 64, RunStore(tmp_path), timer=timer(slow_alone=False)) == 1  # 3 s/model stacked vs 1
+    assert calls == [len(rs), 1]
+    _STACK_CHOICE.clear()
+    assert cpu_stack_size(rs, 64, RunStore(tmp_path), timer=timer(slow_alone=True)) == len(rs)  # a tie goes to the stack
+    assert cpu_stack_size(rs, 64, RunStore(tmp_path), timer=None) == len(rs)  # measured once per process
+    assert cpu_stack_size(rs[:1], 64, RunStore(tmp_path), timer=None) == 1
+    _STACK_CHOICE.clear()
+    with pytest.raises(ConfigError, match="stacking"):
+        sweep(rs, capacity_monitor, RunStore(tmp_path), device="cpu", stacking="sometimes")

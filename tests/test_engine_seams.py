@@ -28,7 +28,7 @@ def gpt_run(n=24, seed=0, tc=TC, **kw):
 
 
 def train(runs, store):
-    return sweep(runs, capacity_monitor, store, device="cpu", progress=False)
+    return sweep(runs, capacity_monitor, store, device="cpu", progress=False, stacking="always")
 
 
 # --- runs that start from stored runs ------------------------------------------------------------

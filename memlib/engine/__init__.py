@@ -30,10 +30,10 @@ from memlib.engine.runs import (PRECISIONS, DivergedError, Init, Mask, Objective
                                 resolve_device)
 from memlib.engine.stack import Stack
 from memlib.engine.stopping import plateaued
-from memlib.engine.sweep import (InProcess, executor, load_weights, stack_limit, stack_of, sweep, train_bytes_per_model,
+from memlib.engine.sweep import (InProcess, cpu_stack_size, executor, load_weights, stack_limit, stack_of, sweep, train_bytes_per_model,
                                  train_group, train_seconds)
 
 __all__ = ["COMPILE", "OBJECTIVES", "PRECISIONS", "DivergedError", "InProcess", "Init", "Mask", "Objective", "Run",
-           "Stack", "Subset", "TrainConfig", "evaluate", "executor", "generate", "generate_greedy", "load_weights",
+           "Stack", "Subset", "TrainConfig", "cpu_stack_size", "evaluate", "executor", "generate", "generate_greedy", "load_weights",
            "magnitude_mask", "per_example_grad_norms", "plateaued", "resolve_device", "sparsity_of", "stack_limit",
            "stack_of", "sweep", "train_bytes_per_model", "train_group", "train_seconds"]

@@ -33,6 +33,7 @@ class TrainConfig(Config):
     decay_frac: float = 0.25  # final linear decay to 0, as a fraction of the steps before it
     precision: str = "fp32"  # fp32 | bf16 (parameters stored and trained in bf16)
     grad_clip: float = 0.0  # per-model global gradient norm clip; 0 = off
+    schedule: str = "wsd"  # wsd (warmup, constant, linear decay) | cosine (warmup, then cosine to 0 at max_steps; stop=steps)
 
     def validate(self):
         check_number(self.lr, "lr", 0, lo_open=True)
@@ -51,6 +52,9 @@ class TrainConfig(Config):
         check_number(self.decay_frac, "decay_frac", 0, 1)
         check(self.precision in PRECISIONS, "precision", self.precision, f"one of {sorted(PRECISIONS)}")
         check_number(self.grad_clip, "grad_clip", 0)
+        check(self.schedule in ("wsd", "cosine"), "schedule", self.schedule, "'wsd' or 'cosine'")
+        check(self.schedule == "wsd" or self.stop == "steps", "schedule", self.schedule,
+              "'wsd' with stop='plateau' (a cosine schedule needs a fixed budget: stop='steps')")
 
 
 def _indices(v, field):

@@ -7,12 +7,17 @@ decays the learning rate linearly to zero over `decay_frac` of the steps taken, 
 """
 from __future__ import annotations
 
+import math
+
 from memlib.engine.runs import TrainConfig
 
 
 def lr_factor(step: int, state: dict, tc: TrainConfig) -> float:
-    """Learning rate / peak at `step` for one model: linear warmup, constant, linear decay to 0."""
+    """Learning rate / peak at `step` for one model: linear warmup, constant, linear decay to 0
+    (schedule="wsd"), or linear warmup then a cosine to 0 at max_steps (schedule="cosine")."""
     f = min(1.0, step / tc.warmup) if tc.warmup else 1.0
+    if tc.schedule == "cosine":
+        return f * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0, step - tc.warmup) / max(1, tc.max_steps - tc.warmup))))
     if state["decay_start"] is not None:
         f *= max(0.0, 1 - (step - state["decay_start"]) / max(1, state["decay_len"]))
     return f

@@ -168,8 +168,43 @@ def stack_limit(run: Run, device: str, max_stack: int, free_bytes: int | None = 
     return max(1, min(max_stack, int(0.8 * free_bytes // need)))
 
 
+_STACK_CHOICE = {}  # (stack key, k) -> models per stack on CPU, measured once per process
+
+
+def _step_seconds(runs: list[Run], store: RunStore, steps: int) -> float:
+    """Seconds per training step of a throwaway stack of `runs` (best of `steps`, after one warm-up step)."""
+    stack = Stack(runs, "cpu", compile=False, store=store)
+    stack.train_step()
+    best = float("inf")
+    for _ in range(steps):
+        t = time.perf_counter()
+        stack.train_step()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def cpu_stack_size(group: list[Run], max_stack: int, store: RunStore | None = None, probe_steps: int = 3,
+                   timer=_step_seconds) -> int:
+    """How many models of `group` to stack on CPU: all (up to max_stack) or one at a time, whichever trains
+    faster per model. Stacking pays where per-model work is small (2.5x at the laptop grid's shapes) and costs
+    where it is large (0.5x at the paper's smallest, V = 2048: the stacked logits no longer fit in cache;
+    benchmarks/RESULTS.md), so a few steps of each are timed on throwaway stacks (nothing is stored, and a
+    model's result does not depend on its stack) and the choice is kept for the process."""
+    k = min(len(group), max_stack)
+    if k <= 1:
+        return 1
+    key = (group[0].stack_key(torch.device("cpu")), k)
+    if key not in _STACK_CHOICE:
+        store = store or RunStore()
+        stacked = timer(group[:k], store, probe_steps) / k
+        alone = timer(group[:1], store, probe_steps)
+        _STACK_CHOICE[key] = k if stacked <= alone else 1
+    return _STACK_CHOICE[key]
+
+
 def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto", executor=None,
-          max_stack: int = 64, progress=True, poll_s: float = 2.0, checkpoint_every: int = 0) -> list[dict]:
+          max_stack: int = 64, progress=True, poll_s: float = 2.0, checkpoint_every: int = 0,
+          stacking: str = "auto") -> list[dict]:
     """Metrics of every run in `runs`: finished runs are loaded, the rest trained in stacks.
 
     Runs are grouped by stack key and trained `max_stack` at a time through `executor`
@@ -178,13 +213,17 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
     Interrupted sweeps resume: finished runs are kept, unfinished ones restart from their
     last checkpoint (written every `checkpoint_every` steps; 0 = none). Runs claimed by another
     live process are waited for, not retrained. Each finished run is verified and read once.
+    `stacking`: "auto" stacks on CUDA up to the memory limit and, on CPU, times stacked against one model at
+    a time and keeps the faster (`cpu_stack_size`); "always" stacks up to max_stack; "never" trains one at a time.
     """
+    check(stacking in ("auto", "always", "never"), "stacking", stacking, "'auto', 'always' or 'never'")
     store = store or RunStore()
     executor = executor or InProcess()
     dev = str(resolve_device(device))
     deps = {d.run_id(): d for r in runs for d in r.depends_on()}
     if deps:  # starting points and mask sources first (loaded if finished)
-        sweep(list(deps.values()), monitor, store, device, executor, max_stack, progress, poll_s, checkpoint_every)
+        sweep(list(deps.values()), monitor, store, device, executor, max_stack, progress, poll_s, checkpoint_every,
+              stacking)
     found, pending = {}, {}
     for r in runs:
         rid = r.run_id()
@@ -195,7 +234,9 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
     futures = []
     for group in pending.values():
         group = list(group.values())
-        k = stack_limit(group[0], dev, max_stack)
+        k = 1 if stacking == "never" else stack_limit(group[0], dev, max_stack)
+        if stacking == "auto" and dev == "cpu":
+            k = cpu_stack_size(group, k, store)
         for i in range(0, len(group), k):
             futures.append(executor.submit(_train_pending, group[i:i + k], monitor, store.root, dev, progress,
                                            checkpoint_every))
