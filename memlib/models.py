@@ -196,10 +196,14 @@ def gpt_stacked(c: GPTConfig, p: dict, idx, cache: list | None = None, pos0: int
     return torch.bmm(x, w.transpose(1, 2)).view(K, B, T, -1)  # (K, B, T, V)
 
 
+IGNORE = -1  # a target below 0 is not coded: its position adds nothing to the loss (e.g. prompt tokens of a task)
+
+
 def lm_nats(logits, y):
-    """Per-sequence code length in nats: sum over positions of -log p(y_t). logits (..., T, V)."""
+    """Per-sequence code length in nats: sum over positions of -log p(y_t), positions with y_t < 0 (IGNORE)
+    left out. logits (..., T, V)."""
     lp = F.log_softmax(logits.float(), dim=-1)
-    return -lp.gather(-1, y.unsqueeze(-1)).squeeze(-1).sum(-1)
+    return -(lp.gather(-1, y.clamp_min(0).unsqueeze(-1)).squeeze(-1) * (y >= 0)).sum(-1)
 
 
 def class_nats(logits, y):

@@ -48,9 +48,10 @@ def _outputs(cfg, logits, y, want) -> dict:
     if "logprobs" in want or "correct" in want:
         lp = F.log_softmax(tok.float(), -1)
         if "logprobs" in want:
-            out["logprobs"] = lp.gather(-1, y.unsqueeze(-1)).squeeze(-1)  # (K, B[, T])
+            # (K, B[, T]); 0 at ignored targets (y < 0, models.IGNORE), which cost nothing
+            out["logprobs"] = lp.gather(-1, y.clamp_min(0).unsqueeze(-1)).squeeze(-1) * (y >= 0)
         if "correct" in want:
-            out["correct"] = tok.argmax(-1) == y
+            out["correct"] = tok.argmax(-1) == y  # False at ignored targets
     if "logits" in want:
         out["logits"] = tok.float()
     return out

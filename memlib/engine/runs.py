@@ -25,7 +25,8 @@ class TrainConfig(Config):
     batch_size: int = 256  # examples per model per step; a model with fewer trains full-batch
     warmup: int = 100  # steps of linear warmup
     stop: str = "plateau"  # plateau | steps
-    max_steps: int = 20000  # budget; with stop=plateau a run that never plateaus is marked unsaturated
+    max_steps: int = 20000  # budget; with stop=plateau a run that never plateaus is marked unsaturated; 0: store the
+    # starting point (Init) with its mask applied, untrained (one-shot pruning)
     eval_every: int = 200  # steps between evaluations of the monitor
     patience: int = 4  # plateau: evaluations over which the gain is measured
     tol: float = 0.01  # plateau: relative gain over `patience` evaluations below which we stop
@@ -44,7 +45,7 @@ class TrainConfig(Config):
         check_number(self.batch_size, "batch_size", 1, integer=True)
         check_number(self.warmup, "warmup", 0, integer=True)
         check(self.stop in ("plateau", "steps"), "stop", self.stop, "'plateau' or 'steps'")
-        check_number(self.max_steps, "max_steps", 1, integer=True)
+        check_number(self.max_steps, "max_steps", 0, integer=True)
         check_number(self.eval_every, "eval_every", 1, integer=True)
         check_number(self.patience, "patience", 1, integer=True)
         check_number(self.tol, "tol", 0)

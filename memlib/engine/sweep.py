@@ -42,6 +42,18 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
     bar = tqdm(total=tc.max_steps, initial=stack.step, desc=f"{len(runs)} x {type(runs[0].model).__name__}",
                disable=not progress, leave=False, mininterval=5)
     force_decay_at = tc.max_steps - math.ceil(tc.decay_frac * tc.max_steps)
+    if tc.max_steps == 0:  # nothing to train: store each starting point with its mask applied (one-shot pruning)
+        mon = {k: v.tolist() for k, v in monitor(stack).items()}
+        for k, r in enumerate(stack.runs):
+            final = {"step": 0, **{n: v[k] for n, v in mon.items()}}
+            metrics = {"final": final, "steps": 0, "saturated": None, "decay_start": None,
+                       "n_params": models.n_params(r.model), "stack_size": len(runs), "resumed_from": 0,
+                       "stack_wall_s": round(time.time() - t0, 3), "device": where, "stack_id": stack_id,
+                       "wall_s": round(time.time() - t0, 3), "opt_steps": stack.opt_steps()[k], "history": [final]}
+            store.save(r.run_id(), r.to_dict(), stack.model_weights(k), metrics,
+                       extra={"optimizer": stack.optimizer_state(k)})
+        bar.close()
+        return
 
     while stack.runs:
         loss = stack.train_step()
