@@ -23,13 +23,14 @@ Was this sequence in the model's training set? On notebook 03's corpus and train
 from __future__ import annotations
 
 import math
+import warnings
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.special import expit
 from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score, roc_curve
 
@@ -328,7 +329,9 @@ FORMS = {  # name -> (what x is, x from capacity / |D|)
 
 
 def _fit_once(x, y, p0):
-    p, _ = curve_fit(law, x, y, p0=p0, maxfev=20000)
+    with warnings.catch_warnings():  # the covariance is not used (uncertainty comes from the bootstrap)
+        warnings.simplefilter("ignore", OptimizeWarning)
+        p, _ = curve_fit(law, x, y, p0=p0, maxfev=3000)
     return p, float(((law(x, *p) - y) ** 2).sum())
 
 
@@ -392,7 +395,9 @@ def out_of_sample(df: pd.DataFrame, form: str) -> dict:
     tr, te = df.n_params.isin(small), df.n_params.isin(large)
     f = fit_law(tx(df.x[tr]), df.f1[tr])
     rmse_sl = float(np.sqrt(np.mean((law(tx(df.x[te]), *_constants(f)) - df.f1[te]) ** 2)))
-    return {"leave_one_size_out": rows, "leave_one_size_out_rmse": float(np.sqrt(np.nanmean((pred - df.f1) ** 2))),
+    err = (pred - df.f1.to_numpy()) ** 2
+    return {"leave_one_size_out": rows,
+            "leave_one_size_out_rmse": float(np.sqrt(err[np.isfinite(err)].mean())) if np.isfinite(err).any() else float("nan"),
             "small_to_large": {"fit_n_params": [int(s) for s in small], "predict_n_params": [int(s) for s in large],
                                "rmse": rmse_sl, "constants": {k: f[k] for k in ("c1", "c2", "c3")}},
             "predicted": pred}
