@@ -141,13 +141,89 @@ def _data_diet(m: dict) -> list[str]:
     return rows
 
 
+def _mia(m: dict) -> list[str]:
+    rows = []
+    if m:
+        lin, pc = m["law_fit"]["linear"], m["paper_constants_check"]
+        cells = {(r["n_params"], r["n_train"], r["seed"]) for r in m["grid"]}
+        rows.append(f"| 05 MIA law F1 = ½(1 + c1·σ(c2·(x + c3))), x = capacity / dataset size, refit on {len(cells)} models "
+                    f"({len(m['sizes'])} sizes × {len(m['n_trains'])} sets × {len(m['seeds'])} seeds, loss attack; {m['scale']}) | "
+                    f"c1 {lin['c1']:.2f}, c2 {lin['c2']:.3f}, c3 {lin['c3']:.1f}; R² {lin['r2']:.3f}; leave-one-size-out RMSE "
+                    f"{lin['out_of_sample']['leave_one_size_out_rmse']:.3f}; the printed constants give RMSE "
+                    f"{pc['printed_constants_rmse_on_ours']:.2f} on ours, {pc['printed_constants_rmse_on_paper_table2']:.2f} on "
+                    f"the paper's Table 2 | c1 {pc['printed_constants']['c1']}, c2 {pc['printed_constants']['c2']}, "
+                    f"c3 {pc['printed_constants']['c3']} (printed) |")
+        att = {a["attack"]: a for a in m["attacks"]}
+        names = [a for a in ("loss", "reference", "zlib_ratio", "min_k", "lira", "blind_zlib") if a in att]
+        rows.append(f"| 05 attacks, mean AUC over the grid ({', '.join(names)}; LiRA on one size, {m['lira']['refs']} "
+                    f"reference models) | {' / '.join(format(att[a]['mean_auc'], '.2f') for a in names)} | "
+                    "LiRA > loss threshold; a blind baseline ≈ 0.5 (Carlini et al. 2022) |")
+        for e in m["extrapolation"]:
+            if e["form"] == "linear" and e["alpha_source"] == "ours":
+                rows.append(f"| 05 dataset size where F1 = 0.55, {e['n_params'] / 1e6:,.0f}M params (our linear refit, α = {e['alpha']:.2f}; "
+                            f"extrapolated far beyond the grid) | {e['n_train_sequences'] / 1e6:,.0f}M sequences "
+                            f"[{e['ci_low'] / 1e6:,.0f}M, {e['ci_high'] / 1e6:,.0f}M] | {e['paper_n_train'] / 1e6:,.1f}M |")
+    return rows
+
+
+def _unlearning(m: dict) -> list[str]:
+    rows = []
+    if m:
+        best = {}
+        for r in m["best_budget"]:
+            if r["method"] not in ("original", "retrain"):
+                k = r["forget_kind"]
+                if k not in best or r["distance_to_retrained"] < best[k]["distance_to_retrained"]:
+                    best[k] = r
+        orig = {r["forget_kind"]: r for r in m["best_budget"] if r["method"] == "original"}
+        rows.append("| 07 unlearning: distance to retrained (retrained seeds' spread = 1), best method at its best step budget, "
+                    f"per forget set ({m['n_forget']} images; {m['scale']}) | "
+                    + "; ".join(f"{k}: {b['method']} {b['distance_to_retrained']:.1f} (original {orig[k]['distance_to_retrained']:.1f})"
+                                for k, b in sorted(best.items()))
+                    + " | memorized outliers can be unlearned without hurting performance; in-distribution examples cannot (REFERENCE §7) |")
+        rep = " / ".join(f"r={r['r']}: {r['before']:.1f}→{r['after']:.1f}" for r in m["repetition"])
+        rows.append(f"| 07 canary exposure (bits) before → after unlearning, by repetitions r | {rep} | "
+                    "more repeated examples are harder to unlearn |")
+        d = m["difficulty"]
+        scores = [k for k in ("mem", "el2n", "grand") if k in d]
+        rows.append("| 07 unlearning effort vs score, Spearman ρ | "
+                    + ", ".join(f"{k} {d[k]['rho']:.2f} [{d[k]['ci_low']:.2f}, {d[k]['ci_high']:.2f}]" for k in scores)
+                    + " | harder examples are harder to unlearn |")
+        o, rm = m["onion"]["unlearning"], m["onion"]["removal"]
+        rows.append(f"| 07 onion: membership AUC of the next {m['onion']['k']} most vulnerable after removing the top "
+                    f"{m['onion']['k']} (vs removing as many at random); after unlearning them ({o['method']}; vs a random set) | "
+                    f"{rm['difference']:+.3f} [{rm['ci_low']:+.3f}, {rm['ci_high']:+.3f}]; {o['before']:.2f} → {o['after']:.2f} "
+                    f"(random set: {o['control']:.2f}) | rises (Carlini et al. 2022) |")
+    return rows
+
+
+def _pruning(m: dict) -> list[str]:
+    rows = []
+    if m:
+        d = m["drop_5pt_sparsity"]
+        rows.append(f"| 08 sparsity where accuracy drops 5 points, facts / in-context (one-shot; with recovery) ({m['scale']}) | "
+                    f"{_fmt(d['fact']['one-shot'], '.0%')} / {_fmt(d['icl']['one-shot'], '.0%')}; "
+                    f"{_fmt(d['fact']['recovery'], '.0%')} / {_fmt(d['icl']['recovery'], '.0%')} | ~30% / 60–70% (Jin et al. 2023) |")
+        for rw in sorted({r["rewind"] for r in m["pruning_vs_dense"]}):
+            rs = [r for r in m["pruning_vs_dense"] if r["rewind"] == rw]
+            b = max(rs, key=lambda r: r["d_test_acc"])
+            rows.append(f"| 08 {100 * m['noise']:.0f}% noisy labels, IMP (rewind {rw}) vs dense: best test-accuracy change, "
+                        f"at sparsity; change in fitting the mislabeled there | {100 * b['d_test_acc']:+.1f} pts at "
+                        f"{b['sparsity']:.0%}; {100 * b['d_train_acc_noisy']:+.1f} pts | moderate sparsity helps by not fitting "
+                        "the noise (Jin et al. 2022) |")
+    return rows
+
+
 # each notebook's metrics file and the function that renders its rows, in notebook order
 ROWS = [
     ("01_capacity", _capacity),
     ("02_grokking", _grokking),
     ("03_text_generalization", _text),
     ("04_extraction", _extraction),
+    ("05_mia_scaling_law", _mia),
     ("06_data_diet", _data_diet),
+    ("07_unlearning", _unlearning),
+    ("08_pruning", _pruning),
 ]
 
 
