@@ -247,12 +247,11 @@ def ablation_plan(cfg: CapacityConfig, base_steps: int | None = None) -> list[tu
 def ablation(cfg: CapacityConfig) -> dict:
     """Capacity of ablation_size under each setting of `ablation_plan`, per seed (max over its dataset sizes)."""
     kw = dict(device=cfg.device, scheduler=cfg.scheduler)
-    base = run_table(ablation_plan(cfg)[0][2], **kw)
-    steps = int(base.steps.max())
-    rows, tables = [], []
-    for setting, value, runs in ablation_plan(cfg, steps):
+    steps = int(run_table(ablation_plan(cfg)[0][2], **kw).steps.max())  # the fixed lengths are multiples of it
+    plan = ablation_plan(cfg, steps)
+    rows = []
+    for setting, value, runs in plan:
         df = run_table(runs, **kw)
-        tables.append(df)
         cap = capacities(df)
         rows.append({"setting": setting, "value": value, "n_params": int(cap.n_params.iloc[0]),
                      "capacity_bits": float(cap.capacity_bits.mean()), "bits_per_param": float(cap.bits_per_param.mean()),
@@ -264,7 +263,7 @@ def ablation(cfg: CapacityConfig) -> dict:
     return {"scale": cfg.scale, "n_layer": L, "d_model": d, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
             "base_steps": steps, "base": {"lr": cfg.lr, "batch_size": cfg.batch_size, "tol": cfg.tol,
                                          "weight_decay": 0.0, "schedule": "wsd", "fracs": list(cfg.sweep_fracs)},
-            "training": {"wall_s": train_seconds([r for _, _, runs in ablation_plan(cfg, steps) for r in runs])},
+            "training": {"wall_s": train_seconds([r for _, _, runs in plan for r in runs])},
             "ablation": rows}
 
 

@@ -23,6 +23,7 @@ import json
 import re
 import shutil
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -269,3 +270,8 @@ class TextSequences(Config):
                               f"defined on (pool {self.digest}): rebuild the runs' list from the current corpus")
         check(n <= len(c.train), "n_seqs", n, f"<= the pool's {len(c.train)} sequences")
         return lm_pair(torch.from_numpy(c.train[:n]), bos=self.corpus.vocab_size)
+
+
+def zlib_bits(texts) -> np.ndarray:
+    """zlib-compressed size in bits of each text (UTF-8): a model-free measure of its redundancy (Carlini et al. 2021)."""
+    return np.array([8 * len(zlib.compress(t.encode("utf-8"))) for t in texts], dtype=float)

@@ -152,6 +152,15 @@ def test_accuracy(cfg: DietConfig, runs: list[Run], noisy: bool = False) -> np.n
 
 
 # --- scores -------------------------------------------------------------------------------------
+def memorization(cfg: DietConfig, noisy: bool) -> dict:
+    """Feldman-Zhang memorization of every training example of the clean or noisy data set, from its subset
+    models (trained here if the store lacks them): `scores.memorization`'s dict, in `cfg.data(noisy).indices()` order."""
+    mems, spec = cfg.mem_models(noisy), cfg.data(noisy)
+    train(cfg, mems)
+    correct = evaluate(mems, spec, device=cfg.device, outputs=("correct",))["correct"]
+    return scores.memorization(correct, scores.held_in(mems, spec.indices().numpy()))
+
+
 def score_table(cfg: DietConfig) -> pd.DataFrame:
     """One row per training example and data set (clean, noisy): its pool position, given and true label,
     whether it was relabelled, EL2N and GraNd (scorers) and Feldman-Zhang memorization (subset models)."""
@@ -164,10 +173,8 @@ def score_table(cfg: DietConfig) -> pd.DataFrame:
         early = cfg.scorers(noisy)
         logits = evaluate(early, spec, device=cfg.device, outputs=("logits",))["logits"]
         g = scores.grand(stack_of(early, device=resolve_device(cfg.device)), x, y)
-        mems = cfg.mem_models(noisy)
         pos = spec.indices().numpy()
-        m = scores.memorization(evaluate(mems, spec, device=cfg.device, outputs=("correct",))["correct"],
-                                scores.held_in(mems, pos))
+        m = memorization(cfg, noisy)
         parts.append(pd.DataFrame(dict(data=DATA[noisy], pos=pos, label=y.numpy(), true_label=clean_y,
                                        flipped=spec.noisy(), el2n=scores.el2n(logits, y.numpy()), grand=g,
                                        mem=m["mem"], mem_se=m["se"], n_in=m["n_in"], n_out=m["n_out"])))

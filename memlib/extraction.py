@@ -15,7 +15,6 @@ duplicated sequences and canaries:
 """
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +23,7 @@ import torch
 
 from memlib import canaries as can
 from memlib.config import Experiment, check, check_number
-from memlib.corpus import Corpus, TextSequences
+from memlib.corpus import Corpus, TextSequences, zlib_bits
 from memlib.data import lm_pair
 from memlib.engine import Run, Subset, evaluate, executor, generate, resolve_device, stack_of, sweep, train_seconds
 from memlib.models import n_params
@@ -267,12 +266,12 @@ def generate_and_rank(cfg: ExtractionConfig, c: Corpus) -> tuple[dict, pd.DataFr
     lp = evaluate([big], lm_pair(low, bos=V), device=cfg.device, outputs=("logprobs",), cache=False)["logprobs"][0]
     lens = np.array([max(1, len(l)) for l in lower])
     low_nats = -np.array([lp[i, :n].sum() for i, n in enumerate(lens)]) / lens
-    zlib_bits = np.array([8 * len(zlib.compress(tx.encode())) for tx in texts])
+    zbits = zlib_bits(texts)
     own = s.y[s.own[0].unique()].cpu().numpy()
     held = lambda grams: np.array([any(tuple(r[i:i + cfg.match_len]) in grams for i in range(S - cfg.match_len + 1))
                                    for r in samples.numpy()])
     df = pd.DataFrame(dict(text=texts, nats_per_token=nats[0], small_nats_per_token=nats[1],
-                           lower_nats_per_token=low_nats, zlib_bits=zlib_bits, memorized=held(_ngrams(own, cfg.match_len)),
+                           lower_nats_per_token=low_nats, zlib_bits=zbits, memorized=held(_ngrams(own, cfg.match_len)),
                            canary=held(_ngrams(big.data.sequences().numpy(), cfg.match_len))))
     scores = {  # lower = more likely memorized (Carlini et al. 2021)
         "perplexity": df.nats_per_token,

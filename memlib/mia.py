@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import warnings
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +35,7 @@ from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score, roc
 
 from memlib.config import Experiment, check, check_number
 from memlib.corpus import Corpus, TextSequences
+from memlib.corpus import zlib_bits as corpus_zlib_bits
 from memlib.data import lm_pair
 from memlib.engine import Run, Subset, evaluate, executor, sweep, train_seconds
 from memlib.models import n_params
@@ -158,8 +158,7 @@ def training_seconds(cfg: MiaConfig, c: Corpus) -> dict:
 # --- the queries: members, non-members, and what every model says about them ------------------------------
 def zlib_bits(c: Corpus, rows: np.ndarray) -> np.ndarray:
     """zlib-compressed size (bits) of each sequence's decoded text: a model-free measure of its redundancy."""
-    tok = c.tokenizer
-    return np.array([8 * len(zlib.compress(tok.decode(r.tolist()).encode("utf-8"))) for r in rows], dtype=float)
+    return corpus_zlib_bits([c.tokenizer.decode(r.tolist()) for r in rows])
 
 
 def score_queries(cfg: MiaConfig, c: Corpus) -> dict:

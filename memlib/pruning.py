@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from memlib import scores
+from memlib import diet, scores
 from memlib.config import Experiment, check, check_number
 from memlib.diet import DietConfig
 from memlib.engine import Init, Mask, Run, TrainConfig, evaluate, executor, sweep, train_seconds
@@ -235,10 +235,10 @@ def noisy_labels(cfg: PruningConfig) -> tuple[pd.DataFrame, np.ndarray]:
     train_images(cfg, runs)
     data = cfg.image_data()
     test = evaluate(runs, data.test_split(), device=cfg.device, outputs=("correct",))["correct"].mean(1)
-    fitted = evaluate(runs, data, device=cfg.device, outputs=("correct",))["correct"]
+    ev = evaluate(runs, data, device=cfg.device, outputs=("correct", "logits"))
+    fitted, preds = ev["correct"], ev["logits"].argmax(-1)
     noisy = data.noisy()
     true_y = cfg.diet().data().load_pool(int(data.indices().max()) + 1)[1][data.indices()].numpy()
-    preds = evaluate(runs, data, device=cfg.device, outputs=("logits",))["logits"].argmax(-1)
     rows = []
     for k, ((row, r), t) in enumerate(zip(plan, test)):
         nz = n_params(r.model) - round(row["sparsity"] * prunable_count(r.model)) if row["kind"] == "pruned" \
@@ -278,14 +278,9 @@ def memorization_06(cfg: PruningConfig) -> np.ndarray:
     this scale: the same images and split), (N,) in the order of `cfg.image_data().indices()`; NaN where no
     model held an example out. Trains those models if the store lacks them (run notebook 06 first to reuse)."""
     d = cfg.diet()
-    mems = d.mem_models(False)
-    sweep(mems, accuracy_monitor, device=cfg.device, executor=executor(cfg.scheduler), max_stack=d.max_stack)
-    spec = d.data()
-    check(np.array_equal(spec.indices().numpy(), cfg.image_data().indices().numpy()), "image data", cfg.image_data(),
+    check(np.array_equal(d.data().indices().numpy(), cfg.image_data().indices().numpy()), "image data", cfg.image_data(),
           "notebook 06's training images in 06's order (same dataset, split and n_train)")
-    pos = spec.indices().numpy()
-    correct = evaluate(mems, spec, device=cfg.device, outputs=("correct",))["correct"]
-    return scores.memorization(correct, scores.held_in(mems, pos))["mem"]
+    return diet.memorization(d, noisy=False)["mem"]
 
 
 def flips(cfg: PruningConfig, df: pd.DataFrame, fitted: np.ndarray, mem: np.ndarray, rewind: str) -> pd.DataFrame:

@@ -39,11 +39,13 @@ from memlib import scores
 from memlib.config import Experiment, check, check_number
 from memlib.data import lm_pair
 from memlib.diet import SCORES, DietConfig
+from memlib.diet import score_table as diet_score_table
 from memlib.engine import Init, Objective, Run, Subset, evaluate, executor, sweep, train_seconds
 from memlib.extraction import ExtractionConfig
 from memlib.images import accuracy_monitor
 from memlib.models import n_params
 from memlib.stats import spearman_ci
+from memlib.store import RunStore
 
 KINDS = ("atypical", "typical", "random")
 # method -> the objective of its runs (None: plain nll on the retain set, i.e. fine-tuning); npo's beta is set per config
@@ -176,8 +178,7 @@ def train(cfg: UnlearningConfig, runs: list[Run], monitor=accuracy_monitor) -> l
 def score_table(cfg: UnlearningConfig) -> pd.DataFrame:
     """Notebook 06's per-example scores of the clean training set (its runs, loaded from the store), with each
     example's column in `evaluate`'s arrays."""
-    from memlib import diet
-    t = diet.score_table(cfg.diet())
+    t = diet_score_table(cfg.diet())
     t = t[t.data == "clean"].reset_index(drop=True)
     t["col"] = np.arange(len(t))
     return t
@@ -356,9 +357,7 @@ def canary_exposures(cfg: UnlearningConfig, c, setup: dict, plan) -> pd.DataFram
     e = cfg.extraction()
     data0 = e.dup_data(c, e.seeds[0])
     x, y = lm_pair(data0.sequences(can.all_secrets(e.canary_digits)), bos=e.text().vocab_size)
-    runs = [r for _, r in plan]  # evaluated 16 at a time: (16, chunk, S, V) logits at once, not (R, chunk, S, V)
-    nats = np.concatenate([evaluate(runs[i:i + 16], (x, y), device=cfg.device, outputs=("nats",))["nats"]
-                           for i in range(0, len(runs), 16)])  # (R, |R|)
+    nats = evaluate([r for _, r in plan], (x, y), device=cfg.device, outputs=("nats",))["nats"]  # (R, |R|)
     rows = []
     for (row, _), cand in zip(plan, nats):
         for r, items in setup["canaries"][row["seed"]].items():
@@ -508,7 +507,6 @@ def upstream_runs(cfg: UnlearningConfig, c) -> list[Run]:
 
 def check_upstream(cfg: UnlearningConfig, runs: list[Run], what: str) -> None:
     """Outside `smoke` (where everything trains in seconds), the originals must already be in the run store."""
-    from memlib.store import RunStore
     store = RunStore()
     missing = [r.run_id() for r in runs if store.load_metrics(r.run_id()) is None]
     check(cfg.scale == "smoke" or not missing, "run store", f"{len(missing)} of {len(runs)} {what} missing "

@@ -58,14 +58,15 @@ def _outputs(cfg, logits, y, want) -> dict:
 
 
 def evaluate(runs: list[Run], data, store: RunStore | None = None, device="auto",
-             outputs=("nats", "logprobs", "correct"), chunk: int = 512, cache: bool = True) -> dict:
+             outputs=("nats", "logprobs", "correct"), chunk: int = 512, cache: bool = True, max_models: int = 16) -> dict:
     """Per-example results of finished `runs` on `data`, as numpy arrays (len(runs), N, ...).
 
     - nats: each example's code length in nats (summed over tokens; the training loss's per-example term);
     - logprobs: log p(target) per token (GPTs, (R, N, T)) or per example (classifiers, (R, N));
     - correct: whether the argmax prediction equals the target, same shape as logprobs;
     - logits: the outputs themselves (classifiers: (R, N, classes)); only when asked for.
-    Weights are evaluated in fp32 (bf16 runs: what the stored parameters encode).
+    Weights are evaluated in fp32 (bf16 runs: what the stored parameters encode). At most `max_models` models
+    of one config are stacked at a time, so memory is bounded by (max_models, chunk, ...) outputs.
     """
     check(len(runs) > 0, "runs", runs, "at least one run")
     bad = sorted(set(outputs) - set(OUTPUTS))
@@ -84,7 +85,8 @@ def evaluate(runs: list[Run], data, store: RunStore | None = None, device="auto"
     by_model = {}
     for r in todo:
         by_model.setdefault(r.model, []).append(r)
-    for group in by_model.values():
+    groups = [g[i:i + max_models] for g in by_model.values() for i in range(0, len(g), max_models)]
+    for group in groups:
         s = stack_of(group, store, dev)
         K = len(group)
         p = {k: v.detach().float() for k, v in s.p.items()}
