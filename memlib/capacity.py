@@ -9,6 +9,7 @@ so every model sees N from well below to well above where it runs out of room.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -480,12 +481,29 @@ def paper_point_result(cfg: CapacityConfig) -> dict | None:
     return read_metrics("01_capacity_paper_point")
 
 
+def require_cuda_for_paper_point() -> None:
+    """The paper point is GPU work (100,000 steps at batch 2048: ~20 h on a 2-core CPU). Without CUDA it stops
+    at once, naming how to run it, unless $MEMLIB_PAPER_POINT_CPU=1 asks for the CPU on purpose."""
+    import torch
+    if torch.cuda.is_available() or os.environ.get("MEMLIB_PAPER_POINT_CPU") == "1":
+        return
+    last = read_metrics("01_capacity_paper_point") or {}
+    gpu_s = float(last.get("wall_s", 0)) + float(last.get("longer", {}).get("wall_s", 0))
+    raise SystemExit(
+        "capacity_paper_point needs CUDA: it trains the paper's smallest model (80K params, V=2048, S=64, batch 2048) "
+        f"for up to 100,000 steps, about {gpu_s / 60:.0f} min on one {last.get('device', 'GPU')} (the committed run), "
+        "about 20 hours on a 2-core CPU. On a GPU machine: `make paper-point` (this command, then `dvc commit` of the "
+        "stage; it is frozen in dvc.yaml, so `dvc repro` anywhere keeps its committed result). On this CPU anyway: "
+        "MEMLIB_PAPER_POINT_CPU=1 python -m memlib.capacity paper-point laptop.")
+
+
 if __name__ == "__main__":  # python -m memlib.capacity paper-point|ablation [scale]: the side stages of notebook 01
     import sys
     check(len(sys.argv) >= 2 and sys.argv[1] in ("paper-point", "ablation"), "command", sys.argv[1:],
           "'paper-point [scale]' or 'ablation [scale]'")
     scale = sys.argv[2] if len(sys.argv) > 2 else "laptop"
     if sys.argv[1] == "paper-point":
+        require_cuda_for_paper_point()
         write_metrics("01_capacity_paper_point", paper_point_result(CapacityConfig.from_params(scale, paper_point=True)))
     else:
         write_metrics("01_capacity_ablation", ablation(CapacityConfig.from_params(scale)))
