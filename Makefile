@@ -1,6 +1,10 @@
-# Two commands do everything on a fresh clone (Python 3.11 and pip are all that is needed):
-#   make repro   regenerate every figure and metric (dvc repro, laptop scale)
-#   make test    run the test suite (unit tests, notebook smoke runs, nbval)
+# On a fresh clone (Python 3.11 and pip are all that is needed):
+#   make repro       bring the results up to date: dvc repro reruns only stages whose code or params changed
+#                    (on a fresh clone: none; only the cached corpus data/text is rebuilt, in seconds)
+#   make repro-all   regenerate every CPU stage from an empty run store at the laptop scale (~105 min of
+#                    training, one stage after another, with progress); FRESH=1 moves a non-empty run store aside
+#   make paper-point the GPU stage (needs CUDA), then records it in dvc.lock
+#   make test        run the test suite (unit tests, notebook smoke runs, nbval)
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,7 +19,7 @@ export DVC_SITE_CACHE_DIR := $(CURDIR)/.cache/dvc
 export PYTHONUNBUFFERED := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup repro test lab fashion-mnist
+.PHONY: setup repro repro-all paper-point test lab fashion-mnist
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +34,13 @@ setup: $(BIN)/.installed
 
 repro: setup
 	$(BIN)/dvc repro
+
+repro-all: setup
+	$(BIN)/python -m memlib.pipeline repro-all $(if $(FRESH),--fresh)
+
+paper-point: setup
+	$(BIN)/python -m memlib.capacity paper-point laptop
+	$(BIN)/dvc commit -f capacity_paper_point
 
 test: setup
 	$(BIN)/python -m pytest -q tests notebooks --nbval-lax --ignore=notebooks/executed

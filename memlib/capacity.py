@@ -491,7 +491,8 @@ def require_cuda_for_paper_point() -> None:
     gpu_s = float(last.get("wall_s", 0)) + float(last.get("longer", {}).get("wall_s", 0))
     raise SystemExit(
         "capacity_paper_point needs CUDA: it trains the paper's smallest model (80K params, V=2048, S=64, batch 2048) "
-        f"for up to 100,000 steps, about {gpu_s / 60:.0f} min on one {last.get('device', 'GPU')} (the committed run), "
+        "for up to 100,000 steps, " + (f"about {gpu_s / 60:.0f} min on one {last['device']} (the committed run), "
+                                       if gpu_s else "minutes on one GPU, ") +
         "about 20 hours on a 2-core CPU. On a GPU machine: `make paper-point` (this command, then `dvc commit` of the "
         "stage; it is frozen in dvc.yaml, so `dvc repro` anywhere keeps its committed result). On this CPU anyway: "
         "MEMLIB_PAPER_POINT_CPU=1 python -m memlib.capacity paper-point laptop.")
