@@ -45,8 +45,12 @@ paper-point: setup
 test: setup
 	$(BIN)/python -m pytest -q tests notebooks --nbval-lax --ignore=notebooks/executed
 
+# JupyterLab on 127.0.0.1, no browser opened (headless and remote machines: open the printed URL, or tunnel the
+# port); as root it adds --allow-root. More options: make lab LAB_ARGS="--port 8899"
+LAB_ARGS ?=
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) \
+		--ServerApp.root_dir=$(CURDIR) $(LAB_ARGS) notebooks/
 
 # optional: Fashion-MNIST for notebook 06 at `paper` scale (Debian/Ubuntu, root); elsewhere put the four idx
 # .gz files in a folder and export MEMLIB_FASHION_MNIST=/that/folder

@@ -14,6 +14,8 @@ import math
 import os
 from typing import Any, ClassVar
 
+from memlib import paths
+
 SCALES = ("smoke", "laptop", "paper")
 
 
@@ -97,4 +99,5 @@ class Experiment(Config):
             raise ConfigError(f"unknown parameter(s) {unknown} for {cls.__name__}: "
                               f"allowed are {sorted(names)}")
         fields = {**cls.SCALES[scale], **{k: v for k, v in overrides.items() if v is not None}}
+        paths.use_scale(scale)  # results of a run outside its DVC stage go to explore/<scale>/
         return cls(scale=scale, **fields)

@@ -23,15 +23,18 @@ def _clean(x, digits=6):
 
 
 def write_metrics(name: str, metrics: dict) -> dict:
-    """Write metrics/<name>.json (floats to 6 significant digits, NaN -> null) and return what was written."""
+    """Write <paths.metrics_dir()>/<name>.json (floats to 6 significant digits, NaN -> null) and return what was written."""
     out = _clean(metrics)
     text = json.dumps(out, indent=1, sort_keys=True, allow_nan=False) + "\n"
-    path = paths.METRICS / f"{name}.json"
+    path = paths.metrics_dir() / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda t: t.write_text(text))
     return out
 
 
 def read_metrics(name: str):
-    path = paths.METRICS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    """metrics/<name>.json from the first folder of paths.metrics_read_dirs() that has it, else None."""
+    for d in paths.metrics_read_dirs():
+        if (d / f"{name}.json").exists():
+            return json.loads((d / f"{name}.json").read_text())
+    return None

@@ -145,3 +145,56 @@ def test_readme_results_are_the_pipelines_numbers():
     from memlib import report
     readme = (ROOT / "README.md").read_text()
     assert report.render(ROOT / "metrics") in readme
+
+
+def _plot_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "plots.save(" in "".join(c["source"])]
+
+
+def _has_image(cell: dict) -> bool:
+    return any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+
+
+def test_exploring_outside_dvc_shows_figures_and_changes_no_tracked_result(tmp_path, monkeypatch):
+    """A notebook run by hand (not the DVC stage) writes explore/<scale>/, shows each figure once, and leaves the
+    tracked metrics/ and figures/ as they were."""
+    import subprocess
+    for v in ("MEMLIB_METRICS", "MEMLIB_FIGURES", "DVC_STAGE"):
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv("MEMLIB_EXPLORE", str(tmp_path / "explore"))
+    tracked = ["metrics", "figures"]
+    before = subprocess.run(["git", "status", "--porcelain", "--", *tracked], cwd=ROOT, capture_output=True, text=True)
+    stamp = {p: p.stat().st_mtime_ns for d in tracked for p in (ROOT / d).rglob("*") if p.is_file()}
+    out = tmp_path / "01.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "01_capacity.ipynb"), str(out),
+                        parameters={"scale": "smoke", "device": "cpu"}, kernel_name="python3", progress_bar=False,
+                        cwd=str(ROOT))
+    after = subprocess.run(["git", "status", "--porcelain", "--", *tracked], cwd=ROOT, capture_output=True, text=True)
+    assert after.stdout == before.stdout
+    assert stamp == {p: p.stat().st_mtime_ns for d in tracked for p in (ROOT / d).rglob("*") if p.is_file()}
+    assert json.loads((tmp_path / "explore/smoke/metrics/01_capacity.json").read_text())["scale"] == "smoke"
+    assert len(list((tmp_path / "explore/smoke/figures").glob("01_capacity_*.png"))) == 4
+    nb = json.loads(out.read_text())
+    shown = [sum("image/png" in o.get("data", {}) for o in c["outputs"]) for c in _plot_cells(nb)]
+    assert shown.count(1) == 4 and set(shown) <= {0, 1}, shown  # four figures at smoke, each shown once
+    said = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "explore/smoke/" in said and "only `dvc repro` writes the tracked" in said
+
+
+def test_no_committed_file_holds_a_build_machine_path():
+    import subprocess
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    pattern = re.compile("|".join([re.escape(str(ROOT)), r"/[\w.-]+(?:/[\w.-]+)*/(?:\.venv|site-packages)/"]))
+    hits = []
+    for f in files:
+        p = ROOT / f
+        if p.suffix in {".png", ".npy", ".safetensors"} or not p.is_file():
+            continue
+        hits += [f"{f}: {m.group(0)}" for m in pattern.finditer(p.read_text(errors="ignore"))]
+    assert not hits, hits[:10]
+
+
+def test_every_notebook_names_the_project_kernel():
+    for nb in NOTEBOOKS + sorted((ROOT / "notebooks" / "executed").glob("*.ipynb")):
+        spec = json.loads(nb.read_text())["metadata"]["kernelspec"]
+        assert (spec["name"], spec["display_name"]) == ("python3", "memlib (Python 3)"), nb.name

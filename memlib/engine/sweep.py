@@ -8,6 +8,7 @@ mask from (`Mask`) first. Each finished run stores its weights, its metrics and 
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import torch
@@ -19,6 +20,14 @@ from memlib.engine.runs import DivergedError, Run, resolve_device
 from memlib.engine.stack import Stack
 from memlib.engine.stopping import plateaued
 from memlib.store import RunStore
+
+
+def show_progress() -> bool:
+    """Progress bars in a terminal or a JupyterLab session (widgets, via ipywidgets); none in DVC stages, CI or
+    tests, whose outputs are kept (no carriage-return noise in executed notebooks). $MEMLIB_PROGRESS=0|1 decides."""
+    if os.environ.get("MEMLIB_PROGRESS") in ("0", "1"):
+        return os.environ["MEMLIB_PROGRESS"] == "1"
+    return not any(os.environ.get(v) for v in ("DVC_STAGE", "CI", "PYTEST_CURRENT_TEST"))
 
 
 def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progress=True, checkpoints=None,
@@ -215,7 +224,7 @@ def cpu_stack_size(group: list[Run], max_stack: int, store: RunStore | None = No
 
 
 def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto", executor=None,
-          max_stack: int = 64, progress=True, poll_s: float = 2.0, checkpoint_every: int = 0,
+          max_stack: int = 64, progress: bool | None = None, poll_s: float = 2.0, checkpoint_every: int = 0,
           stacking: str = "auto") -> list[dict]:
     """Metrics of every run in `runs`: finished runs are loaded, the rest trained in stacks.
 
@@ -225,10 +234,12 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
     Interrupted sweeps resume: finished runs are kept, unfinished ones restart from their
     last checkpoint (written every `checkpoint_every` steps; 0 = none). Runs claimed by another
     live process are waited for, not retrained. Each finished run is verified and read once.
+    `progress`: None shows bars where `show_progress()` says.
     `stacking`: "auto" stacks on CUDA up to the memory limit and, on CPU, times stacked against one model at
     a time and keeps the faster (`cpu_stack_size`); "always" stacks up to max_stack; "never" trains one at a time.
     """
     check(stacking in ("auto", "always", "never"), "stacking", stacking, "'auto', 'always' or 'never'")
+    progress = show_progress() if progress is None else progress
     store = store or RunStore()
     executor = executor or InProcess()
     dev = str(resolve_device(device))
