@@ -4,7 +4,8 @@
   package (notebook cells, `python -m memlib.X` modules, and every `import` statement in them, function-level
   ones included); `memlib/engine` is listed as one directory. `tests/test_pipeline.py` compares this with
   `dvc.yaml`, so the hand-typed lists cannot drift from the imports again.
-- `python -m memlib.pipeline deps`: prints each stage's `memlib` deps as `dvc.yaml` should list them.
+- `python -m memlib.pipeline deps`: prints each stage's `memlib` deps as `dvc.yaml` should list them;
+  `sync-deps` writes them into `dvc.yaml`.
 - `python -m memlib.pipeline repro-all [--fresh]`: regenerates every CPU stage from an empty run store at the
   scale in `params.yaml` (laptop), one stage after another, with the expected time of each (`STAGE_MINUTES`,
   the README's timings). GPU stages (frozen in `dvc.yaml`) are skipped and keep their committed results.
@@ -185,14 +186,37 @@ def repro_all(fresh: bool, root: Path = paths.ROOT) -> None:
               f"(total {(time.time() - t_all) / 60:.1f} of ~{total:.0f} min)", flush=True)
 
 
+def sync_deps(root: Path = paths.ROOT) -> list[str]:
+    """Rewrite each stage's memlib deps in dvc.yaml as its imports say (other deps, comments and order kept);
+    returns the stages that changed."""
+    from ruamel.yaml import YAML  # ships with dvc
+    y = YAML()
+    y.preserve_quotes, y.width = True, 200
+    y.indent(mapping=2, sequence=4, offset=2)
+    doc = y.load((root / "dvc.yaml").read_text())
+    changed = []
+    for n, s in doc["stages"].items():
+        want = stage_deps(n, root)
+        if listed_deps(n, root) != want:
+            other = [d for d in s["deps"] if str(d).split("/")[0] != PACKAGE]
+            s["deps"].clear()
+            s["deps"].extend(other + want)
+            changed.append(n)
+    with open(root / "dvc.yaml", "w") as f:
+        y.dump(doc, f)
+    return changed
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["deps"]:
         for n in load_stages():
             print(f"{n}:\n" + "".join(f"  - {d}\n" for d in stage_deps(n)), end="")
+    elif argv[:1] == ["sync-deps"]:
+        print("updated:", ", ".join(sync_deps()) or "nothing")
     elif argv[:1] == ["repro-all"]:
         repro_all(fresh="--fresh" in argv[1:] or os.environ.get("FRESH") == "1")
     else:
-        sys.exit("usage: python -m memlib.pipeline deps | repro-all [--fresh]")
+        sys.exit("usage: python -m memlib.pipeline deps | sync-deps | repro-all [--fresh]")
 
 
 if __name__ == "__main__":

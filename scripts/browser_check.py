@@ -12,7 +12,7 @@ Starts a private, headless ``jupyter lab`` on 127.0.0.1 (random token, Jupyter/I
 On success a screenshot goes to ``.cache/browser_check/notebook.png``, on failure to
 ``.cache/browser_check/failure.png`` together with what the page showed. The server (and its
 kernels) is always stopped at the end. Nothing is saved to the notebook (autosave is off; the
-file's hash is compared before and after). Chromium is confined to 127.0.0.1 (dead proxy for
+file's hash is compared before and after; checkpoints go to .cache/browser_check/checkpoints). Chromium is confined to 127.0.0.1 (dead proxy for
 everything else, no background networking).
 
 Needs the Debian packages ``chromium`` and ``chromium-driver`` (/usr/bin/chromedriver) and
@@ -160,6 +160,8 @@ class LabServer:
         self.log_path = OUT_DIR / "server.log"
         lab = OUT_DIR / "lab"
         lab_settings(lab / "user-settings")
+        if (OUT_DIR / "checkpoints").exists():
+            shutil.rmtree(OUT_DIR / "checkpoints")
         if (lab / "workspaces").exists():
             shutil.rmtree(lab / "workspaces")
         (lab / "workspaces").mkdir(parents=True)
@@ -177,6 +179,8 @@ class LabServer:
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--LabApp.extension_manager=readonly",
+            # opening a notebook makes a checkpoint: keep it out of the tree (.ipynb_checkpoints/ next to it)
+            f"--FileCheckpoints.checkpoint_dir={OUT_DIR / 'checkpoints'}",
         ]  # fmt: skip
         if allow_hidden:  # the notebook sits in a dot-folder (e.g. .cache/): let the contents API serve it
             self.cmd.append("--ContentsManager.allow_hidden=True")

@@ -20,7 +20,7 @@ def test_stage_deps_are_what_its_command_imports(stage):
     want, have = pipeline.stage_deps(stage, ROOT), pipeline.listed_deps(stage, ROOT)
     assert have == want, (f"dvc.yaml's memlib deps of {stage} differ from its imports: missing "
                           f"{sorted(set(want) - set(have))}, not imported {sorted(set(have) - set(want))}; "
-                          "`python -m memlib.pipeline deps` prints the lists to paste")
+                          "`python -m memlib.pipeline sync-deps` rewrites them")
 
 
 def _package(tmp_path, files: dict[str, str]) -> Path:
