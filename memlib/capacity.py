@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from memlib.bits import capacity_monitor
-from memlib.config import Experiment, check, check_number
+from memlib.config import check, check_number
+from memlib.experiment import Experiment
 from memlib.data import RandomTokens
-from memlib.engine import PRECISIONS, Run, TrainConfig, executor, sweep, train_seconds  # noqa: F401 (notebook 01 uses it)
+from memlib.engine import PRECISIONS, Run, TrainConfig
 from memlib.models import GPTConfig, n_params
 from memlib.results import read_metrics, write_metrics
 
@@ -111,11 +112,9 @@ class CapacityConfig(Experiment):
     ablation_weight_decay: tuple = (0.1,)  # besides weight_decay
     ablation_fracs: tuple = (0.5, 0.75, 1.25, 2.0, 3.0)  # dataset sizes added to sweep_fracs: capacity as the max over a denser grid
     ablation_max_steps: int = 60_000  # budget of the plateau-rule settings (a slower lr needs more steps)
-    device: str = "auto"
-    scheduler: str = "in-process"  # in-process | local (a 2-worker dask LocalCluster) | a dask scheduler address
 
     def validate(self):
-        check(self.scale in self.SCALES, "scale", self.scale, f"one of {sorted(self.SCALES)}")
+        super().validate()
         check_number(self.vocab_size, "vocab_size", 2, integer=True)
         check_number(self.seq_len, "seq_len", 1, integer=True)
         check(len(self.sizes) >= 1 and all(len(s) == 2 and all(isinstance(v, int) and v >= 1 for v in s)
@@ -247,12 +246,11 @@ def ablation_plan(cfg: CapacityConfig, base_steps: int | None = None) -> list[tu
 
 def ablation(cfg: CapacityConfig) -> dict:
     """Capacity of ablation_size under each setting of `ablation_plan`, per seed (max over its dataset sizes)."""
-    kw = dict(device=cfg.device, scheduler=cfg.scheduler)
-    steps = int(run_table(ablation_plan(cfg)[0][2], **kw).steps.max())  # the fixed lengths are multiples of it
+    steps = int(run_table(cfg, ablation_plan(cfg)[0][2]).steps.max())  # the fixed lengths are multiples of it
     plan = ablation_plan(cfg, steps)
     rows = []
     for setting, value, runs in plan:
-        df = run_table(runs, **kw)
+        df = run_table(cfg, runs)
         cap = capacities(df)
         rows.append({"setting": setting, "value": value, "n_params": int(cap.n_params.iloc[0]),
                      "capacity_bits": float(cap.capacity_bits.mean()), "bits_per_param": float(cap.bits_per_param.mean()),
@@ -264,7 +262,7 @@ def ablation(cfg: CapacityConfig) -> dict:
     return {"scale": cfg.scale, "n_layer": L, "d_model": d, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
             "base_steps": steps, "base": {"lr": cfg.lr, "batch_size": cfg.batch_size, "tol": cfg.tol,
                                          "weight_decay": 0.0, "schedule": "wsd", "fracs": list(cfg.sweep_fracs)},
-            "training": {"wall_s": train_seconds([r for _, _, runs in plan for r in runs])},
+            "training": {"wall_s": cfg.training_seconds([r for _, _, runs in plan for r in runs])},
             "ablation": rows}
 
 
@@ -340,9 +338,9 @@ def table(runs: list[Run], results: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_table(runs: list[Run], device="auto", scheduler="in-process", **kw) -> pd.DataFrame:
-    """Train (or load) `runs` (on a dask scheduler if given) and tabulate them."""
-    return table(runs, sweep(runs, capacity_monitor, device=device, executor=executor(scheduler), **kw))
+def run_table(cfg: Experiment, runs: list[Run], **kw) -> pd.DataFrame:
+    """Train (or load) `runs` with cfg's run settings and tabulate them."""
+    return table(runs, cfg.train(runs, capacity_monitor, **kw))
 
 
 def capacities(df: pd.DataFrame) -> pd.DataFrame:
@@ -402,8 +400,8 @@ def longer_gain(base: pd.DataFrame, longer: pd.DataFrame) -> dict:
 
 def check_longer(cfg: CapacityConfig) -> dict:
     """Would longer training raise capacity? check_runs under the rule, then longer_factor x as long."""
-    base = run_table(cfg.check_runs(), device=cfg.device, scheduler=cfg.scheduler)
-    longer = run_table(cfg.longer_runs(int(base.steps.max())), device=cfg.device, scheduler=cfg.scheduler)
+    base = run_table(cfg, cfg.check_runs())
+    longer = run_table(cfg, cfg.longer_runs(int(base.steps.max())))
     return longer_gain(base, longer)
 
 
@@ -470,11 +468,11 @@ def paper_point_result(cfg: CapacityConfig) -> dict | None:
     """The paper's smallest model: trained here if cfg.paper_point, else the result its own pipeline
     stage wrote (metrics/01_capacity_paper_point.json; too slow for the laptop budget), else None."""
     if cfg.paper_point:
-        kw = dict(device=cfg.device, scheduler=cfg.scheduler, checkpoint_every=cfg.paper_point_checkpoint_every)
-        df = run_table(cfg.paper_point_runs(), **kw)
+        kw = dict(checkpoint_every=cfg.paper_point_checkpoint_every)
+        df = run_table(cfg, cfg.paper_point_runs(), **kw)
         out = paper_point(df)
         if cfg.paper_point_check_longer:
-            longer = run_table(cfg.paper_point_longer_runs(int(df.steps.max())), **kw)
+            longer = run_table(cfg, cfg.paper_point_longer_runs(int(df.steps.max())), **kw)
             out["longer"] = {**longer_gain(df, longer), "wall_s": float(longer.wall_s.max()),
                              "device": str(longer.device.iloc[0])}
         return out

@@ -11,10 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-from typing import Any, ClassVar
-
-from memlib import paths
+from typing import Any
 
 SCALES = ("smoke", "laptop", "paper")
 
@@ -76,28 +73,3 @@ class Config:
 
     def replace(self, **kw):
         return dataclasses.replace(self, **kw)
-
-
-@dataclasses.dataclass(frozen=True)
-class Experiment(Config):
-    """An experiment's settings; subclasses give `SCALES`: name -> field overrides."""
-
-    SCALES: ClassVar[dict] = {}
-    scale: str = "laptop"  # smoke (CI, seconds) | laptop (2-core CPU, minutes) | paper (GPU)
-
-    @classmethod
-    def from_params(cls, scale: str = "laptop", **overrides):
-        """The named scale with `overrides` on top; unknown keys and bad values fail here.
-
-        $MEMLIB_SCALE, when set, replaces `scale` (CI runs the stored notebooks at smoke this way).
-        """
-        scale = os.environ.get("MEMLIB_SCALE") or scale
-        check(scale in cls.SCALES, "scale", scale, f"one of {sorted(cls.SCALES)}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise ConfigError(f"unknown parameter(s) {unknown} for {cls.__name__}: "
-                              f"allowed are {sorted(names)}")
-        fields = {**cls.SCALES[scale], **{k: v for k, v in overrides.items() if v is not None}}
-        paths.use_scale(scale)  # results of a run outside its DVC stage go to explore/<scale>/
-        return cls(scale=scale, **fields)

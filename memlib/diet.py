@@ -24,8 +24,9 @@ import pandas as pd
 import torch
 
 from memlib import scores
-from memlib.config import Experiment, check, check_number
-from memlib.engine import Run, Subset, TrainConfig, evaluate, executor, resolve_device, stack_of, sweep, train_seconds
+from memlib.config import check, check_number
+from memlib.experiment import Experiment
+from memlib.engine import Run, Subset, TrainConfig, evaluate, resolve_device, stack_of
 from memlib.engine.evaluation import examples
 from memlib.images import DATASETS, FASHION_CLASSES, Images, accuracy_monitor
 from memlib.models import CNNConfig, MLPConfig, n_params
@@ -38,9 +39,9 @@ DATA = ("clean", "noisy")
 @dataclass(frozen=True)
 class DietConfig(Experiment):
     SCALES = {
-        "smoke": dict(dataset="digits", width=32, batch_size=64, steps=150, score_epochs=2, n_mem_models=12,
+        "smoke": dict(max_stack=16, dataset="digits", width=32, batch_size=64, steps=150, score_epochs=2, n_mem_models=12,
                       fracs=(0.3, 0.7), seeds=(0, 1), offsets=(0.1,), offset_frac=0.7, n_boot=50),
-        "laptop": dict(),
+        "laptop": dict(max_stack=16),  # 16 models at once: the fastest per model on the 2-core CPU
         "paper": dict(dataset="fashion", model="cnn", width=32, batch_size=256, steps=12000, score_epochs=10,
                       n_inits=20, n_mem_models=200, fracs=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
                       seeds=(0, 1, 2, 3, 4), offsets=(0.01, 0.02, 0.05, 0.1, 0.2), offset_frac=0.5,
@@ -71,12 +72,9 @@ class DietConfig(Experiment):
     offset_score: str = "el2n"
     offset_frac: float = 0.6  # the fraction kept in the offset runs
     n_boot: int = 1000  # bootstrap resamples of rank-correlation intervals
-    max_stack: int = 16  # models trained at once (16: the fastest per model on the 2-core CPU; 32+ is slower there)
-    device: str = "auto"
-    scheduler: str = "in-process"  # in-process | local (a 2-worker dask LocalCluster) | a dask scheduler address
 
     def validate(self):
-        check(self.scale in self.SCALES, "scale", self.scale, f"one of {sorted(self.SCALES)}")
+        super().validate()
         check(self.dataset in DATASETS, "dataset", self.dataset, f"one of {DATASETS}")
         check_number(self.noise, "noise", 0, 1, lo_open=True)
         check(self.model in ("mlp", "cnn"), "model", self.model, "'mlp' or 'cnn'")
@@ -99,7 +97,6 @@ class DietConfig(Experiment):
         check(all(isinstance(o, float) and 0 < o <= 1 - self.offset_frac for o in self.offsets), "offsets", self.offsets,
               f"fractions in (0, 1 - offset_frac = {1 - self.offset_frac:g}]")
         check_number(self.n_boot, "n_boot", 0, integer=True)
-        check_number(self.max_stack, "max_stack", 1, integer=True)
         self.data()  # dataset, n_train, test_frac
         self.full_train()
 
@@ -143,7 +140,7 @@ class DietConfig(Experiment):
 
 def train(cfg: DietConfig, runs: list[Run]) -> list[dict]:
     """Train (or load) `runs` with the engine; returns their metrics."""
-    return sweep(runs, accuracy_monitor, device=cfg.device, executor=executor(cfg.scheduler), max_stack=cfg.max_stack)
+    return cfg.train(runs, accuracy_monitor)
 
 
 def test_accuracy(cfg: DietConfig, runs: list[Run], noisy: bool = False) -> np.ndarray:
@@ -339,7 +336,3 @@ def describe(m: dict) -> str:
 def _iv(iv) -> str:
     return f"[{iv[0]:.2f}, {iv[1]:.2f}]"
 
-
-def training_seconds(cfg: DietConfig, table: pd.DataFrame) -> float:
-    """Wall time that training every run of this notebook took (as recorded when each was trained)."""
-    return train_seconds(all_runs(cfg, table))

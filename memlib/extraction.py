@@ -22,10 +22,11 @@ import pandas as pd
 import torch
 
 from memlib import canaries as can
-from memlib.config import Experiment, check, check_number
+from memlib.config import check, check_number
+from memlib.experiment import Experiment
 from memlib.corpus import Corpus, TextSequences, zlib_bits
 from memlib.data import lm_pair
-from memlib.engine import Run, Subset, evaluate, executor, generate, resolve_device, stack_of, sweep, train_seconds
+from memlib.engine import Run, Subset, evaluate, generate, resolve_device, stack_of
 from memlib.models import n_params
 from memlib.stats import bootstrap_slope, rate_ci, spearman_ci
 from memlib.text import TextConfig, TextMonitor
@@ -61,11 +62,9 @@ class ExtractionConfig(Experiment):
     top: int = 100  # precision@top of each ranking
     match_len: int = 16  # a sample counts as training text if it holds a run of this many training tokens
     extrapolation_sample: int = 1000  # candidates the skew-normal is fitted to
-    device: str = "auto"
-    scheduler: str = "in-process"
 
     def validate(self):
-        check(self.scale in self.SCALES, "scale", self.scale, f"one of {sorted(self.SCALES)}")
+        super().validate()
         S = self.text().seq_len
         check(len(self.ks) >= 1 and all(isinstance(k, int) and 1 <= k <= S - 2 for k in self.ks), "ks", self.ks,
               f"prefix lengths in [1, {S - 2}] (the sequence length is {S})")
@@ -123,12 +122,7 @@ class ExtractionConfig(Experiment):
 def train_dup(cfg: ExtractionConfig, c: Corpus) -> list[dict]:
     t = cfg.text()
     mon = TextMonitor(c.heldout, t.vocab_size, t.n_monitor)
-    return sweep(cfg.dup_runs(c), mon, device=cfg.device, executor=executor(cfg.scheduler))
-
-
-def training_seconds(cfg: ExtractionConfig, c: Corpus) -> float:
-    """Training time of the runs this notebook adds to notebook 03's (as recorded when they were trained)."""
-    return train_seconds(cfg.dup_runs(c))
+    return cfg.train(cfg.dup_runs(c), mon)
 
 
 # --- k-extractability ---------------------------------------------------------------------------

@@ -18,10 +18,11 @@ import pandas as pd
 import torch
 
 from memlib import models
-from memlib.config import Config, Experiment, check, check_number
+from memlib.config import Config, check, check_number
+from memlib.experiment import Experiment
 from memlib.capacity import measured_alpha
-from memlib.engine import Run, TrainConfig, executor, sweep
-from memlib.models import GPTConfig, class_nats, n_params
+from memlib.engine import Run, TrainConfig
+from memlib.models import GPTConfig, class_nats
 
 @dataclass(frozen=True)
 class GrokGPTConfig(GPTConfig):
@@ -129,11 +130,9 @@ class GrokConfig(Experiment):
     sweep_fracs: tuple = (0.1, 0.3, 0.5, 0.8)  # training fractions of the capacity-ratio sweep
     sweep_steps: int = 2000
     alpha: float = 0.0  # bits/param for the ratio; 0 = capacity.measured_alpha() (notebook 01's)
-    device: str = "auto"
-    scheduler: str = "in-process"
 
     def validate(self):
-        check(self.scale in self.SCALES, "scale", self.scale, f"one of {sorted(self.SCALES)}")
+        super().validate()
         check_number(self.p, "p", 3, integer=True)
         check_number(self.train_frac, "train_frac", 0, 1, lo_open=True)
         for f in self.sweep_fracs:
@@ -183,7 +182,7 @@ def first_step(history, key, threshold=0.99):
 
 
 def train(runs, cfg: GrokConfig) -> list[dict]:
-    return sweep(runs, monitor, device=cfg.device, executor=executor(cfg.scheduler))
+    return cfg.train(runs, monitor)
 
 
 def curves(runs, results) -> pd.DataFrame:

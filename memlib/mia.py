@@ -33,11 +33,12 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.special import expit
 from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score, roc_curve
 
-from memlib.config import Experiment, check, check_number
+from memlib.config import check, check_number
+from memlib.experiment import Experiment
 from memlib.corpus import Corpus, TextSequences
 from memlib.corpus import zlib_bits as corpus_zlib_bits
 from memlib.data import lm_pair
-from memlib.engine import Run, Subset, evaluate, executor, sweep, train_seconds
+from memlib.engine import Run, Subset, evaluate
 from memlib.models import n_params
 from memlib.stats import rate_ci
 from memlib.text import TextConfig, TextMonitor
@@ -75,11 +76,9 @@ class MiaConfig(Experiment):
     min_k: float = 0.2  # Min-K%: the fraction of lowest-probability tokens averaged
     n_boot: int = 1000  # bootstrap resamples of the law fit
     f1_target: float = 0.55  # extrapolation: the F1 the dataset must bring the attack down to
-    device: str = "auto"
-    scheduler: str = "in-process"
 
     def validate(self):
-        check(self.scale in self.SCALES, "scale", self.scale, f"one of {sorted(self.SCALES)}")
+        super().validate()
         pair = lambda s: len(s) == 2 and all(isinstance(v, int) and v >= 1 for v in s)
         check(len(self.sizes) >= 2 and all(pair(s) for s in self.sizes), "sizes", self.sizes,
               "at least two [n_layer, d_model] pairs of positive integers")
@@ -140,19 +139,19 @@ def train_all(cfg: MiaConfig, c: Corpus) -> list[dict]:
     """Train (or load from the store) the targets, the references and the LiRA references."""
     t = cfg.text()
     mon = TextMonitor(c.heldout, t.vocab_size, t.n_monitor)
-    return sweep(cfg.all_runs(c), mon, device=cfg.device, executor=executor(cfg.scheduler))
+    return cfg.train(cfg.all_runs(c), mon)
 
 
-def training_seconds(cfg: MiaConfig, c: Corpus) -> dict:
+def training_split(cfg: MiaConfig, c: Corpus) -> dict:
     """Training time (as recorded when each run was trained): this notebook's own runs, and the reused ones."""
     t = cfg.text()
     theirs = {r.run_id() for r in t.grid(c) + t.references(c)}
     runs = cfg.all_runs(c)
     own = [r for r in runs if r.run_id() not in theirs]
     reused = [r for r in runs if r.run_id() in theirs]
-    return {"wall_s": train_seconds(own) if own else 0.0, "n_runs_trained_here": len({r.run_id() for r in own}),
+    return {"wall_s": cfg.training_seconds(own) if own else 0.0, "n_runs_trained_here": len({r.run_id() for r in own}),
             "n_runs_shared_with_03": len({r.run_id() for r in reused}),
-            "shared_runs_wall_s": train_seconds(reused) if reused else 0.0}
+            "shared_runs_wall_s": cfg.training_seconds(reused) if reused else 0.0}
 
 
 # --- the queries: members, non-members, and what every model says about them ------------------------------

@@ -36,11 +36,12 @@ import numpy as np
 import pandas as pd
 
 from memlib import diet, scores
-from memlib.config import Experiment, check, check_number
+from memlib.config import check, check_number
+from memlib.experiment import Experiment
 from memlib.diet import DietConfig
-from memlib.engine import Init, Mask, Run, TrainConfig, evaluate, executor, sweep, train_seconds
+from memlib.engine import Init, Mask, Run, TrainConfig, evaluate
 from memlib.images import accuracy_monitor
-from memlib.models import GPTConfig, MLPConfig, n_params
+from memlib.models import GPTConfig, n_params
 from memlib.tasks import FactsAndICL, answer_correct, answer_monitor
 
 REWINDS = ("lr", "weights")
@@ -51,9 +52,9 @@ MODES = ("one-shot", "recovery")
 @dataclass(frozen=True)
 class PruningConfig(Experiment):
     SCALES = {
-        "smoke": dict(rate=0.3, target=0.5, seeds=(0, 1), n_facts=64, n_names=12, fact_copies=4, n_icl=512, n_test=256,
+        "smoke": dict(max_stack=16, rate=0.3, target=0.5, seeds=(0, 1), n_facts=64, n_names=12, fact_copies=4, n_icl=512, n_test=256,
                       d_model=32, task_steps=150, task_seeds=(0,), sparsities=(0.0, 0.3, 0.6, 0.9), recovery_steps=20),
-        "laptop": dict(),
+        "laptop": dict(max_stack=16),  # 16 models at once: the fastest per model on the 2-core CPU
         "paper": dict(target=0.99, seeds=(0, 1, 2, 3, 4), n_facts=8192, n_names=128, fact_copies=8, n_icl=65536,
                       n_test=4096, key_order="random", d_model=256, n_layer=4, task_steps=20000, task_batch=512, task_seeds=(0, 1, 2),
                       sparsities=tuple(round(0.05 * i, 2) for i in range(20)), recovery_steps=1000, max_stack=64),
@@ -82,12 +83,9 @@ class PruningConfig(Experiment):
     recovery_steps: int = 100
     recovery_lr: float = 1e-3
     drop: float = 0.05  # an accuracy this far below dense counts as a drop
-    max_stack: int = 16
-    device: str = "auto"
-    scheduler: str = "in-process"  # in-process | local (a 2-worker dask LocalCluster) | a dask scheduler address
 
     def validate(self):
-        check(self.scale in self.SCALES, "scale", self.scale, f"one of {sorted(self.SCALES)}")
+        super().validate()
         check_number(self.noise, "noise", 0, 1, lo_open=True)
         check(self.noise < 1, "noise", self.noise, "a fraction in (0, 1)")
         check_number(self.rate, "rate", 0, 1, lo_open=True)
@@ -102,7 +100,7 @@ class PruningConfig(Experiment):
         check(len(self.sparsities) >= 2 and self.sparsities[0] == 0 and list(self.sparsities) == sorted(self.sparsities)
               and all(0 <= s < 1 for s in self.sparsities), "sparsities", self.sparsities,
               "an increasing list of sparsities in [0, 1) starting at 0 (dense)")
-        for f in ("d_model", "n_layer", "task_batch", "task_steps", "recovery_steps", "max_stack"):
+        for f in ("d_model", "n_layer", "task_batch", "task_steps", "recovery_steps"):
             check_number(getattr(self, f), f, 1, integer=True)
         check_number(self.task_lr, "task_lr", 0, lo_open=True)
         check_number(self.recovery_lr, "recovery_lr", 0, lo_open=True)
@@ -223,7 +221,7 @@ def image_plan(cfg: PruningConfig) -> list[tuple[dict, Run]]:
 
 
 def train_images(cfg: PruningConfig, runs: list[Run]) -> list[dict]:
-    return sweep(runs, accuracy_monitor, device=cfg.device, executor=executor(cfg.scheduler), max_stack=cfg.max_stack)
+    return cfg.train(runs, accuracy_monitor)
 
 
 def noisy_labels(cfg: PruningConfig) -> tuple[pd.DataFrame, np.ndarray]:
@@ -319,7 +317,7 @@ def facts_vs_icl(cfg: PruningConfig) -> pd.DataFrame:
     the trained facts (fresh prompts) and on fresh in-context retrievals."""
     plan = task_plan(cfg)
     runs = [r for _, r in plan]
-    sweep(runs, answer_monitor, device=cfg.device, executor=executor(cfg.scheduler), max_stack=cfg.max_stack)
+    cfg.train(runs, answer_monitor)
     t = cfg.tasks()
     acc = {kind: answer_correct(evaluate(runs, t.split_of(split), device=cfg.device, outputs=("correct",))["correct"])
            .mean(1) for kind, split in (("fact", "facts"), ("icl", "icl"))}
@@ -348,12 +346,6 @@ def chance(cfg: PruningConfig) -> dict:
 # --- metrics ------------------------------------------------------------------------------------
 def all_runs(cfg: PruningConfig) -> list[Run]:
     return [r for _, r in image_plan(cfg)] + [r for _, r in task_plan(cfg)] + [cfg.task_run(s) for s in cfg.task_seeds]
-
-
-def training_seconds(cfg: PruningConfig) -> float:
-    """Wall time that training every run of this notebook took (as recorded when each was trained); notebook
-    06's memorization models, read from its runs, are not counted."""
-    return train_seconds(all_runs(cfg))
 
 
 def summarize(cfg: PruningConfig, noise_df: pd.DataFrame, flip_df: pd.DataFrame, task_df: pd.DataFrame,

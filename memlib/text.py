@@ -28,10 +28,11 @@ import pandas as pd
 import torch
 
 from memlib.bits import LN2
-from memlib.config import Experiment, check, check_number
+from memlib.config import check, check_number
+from memlib.experiment import Experiment
 from memlib.corpus import Corpus, CorpusConfig, TextSequences
 from memlib.data import lm_pair
-from memlib.engine import Run, TrainConfig, executor, resolve_device, stack_of, sweep, train_seconds
+from memlib.engine import Run, TrainConfig, resolve_device, stack_of
 from memlib.models import GPTConfig, n_params
 
 @dataclass(frozen=True)
@@ -68,11 +69,9 @@ class TextConfig(Experiment):
     decay_frac: float = 0.25
     n_eval: int = 1024  # held-out sequences scored at the end
     n_monitor: int = 256  # held-out and training sequences scored at each evaluation
-    device: str = "auto"
-    scheduler: str = "in-process"  # in-process | local (a 2-worker dask LocalCluster) | a dask scheduler address
 
     def validate(self):
-        check(self.scale in self.SCALES, "scale", self.scale, f"one of {sorted(self.SCALES)}")
+        super().validate()
         self.corpus()  # validates the corpus fields with their names
         pair = lambda s: len(s) == 2 and all(isinstance(v, int) and v >= 1 for v in s)
         check(len(self.sizes) >= 1 and all(pair(s) for s in self.sizes), "sizes", self.sizes,
@@ -139,16 +138,11 @@ def all_runs(cfg: TextConfig, c: Corpus) -> list[Run]:
     return cfg.grid(c) + cfg.references(c) + [cfg.oracle_run(c)]
 
 
-def training_seconds(cfg: TextConfig, c: Corpus) -> float:
-    """Wall time that training every run of this notebook took (as recorded when each was trained)."""
-    return train_seconds(all_runs(cfg, c))
-
-
 def train_all(cfg: TextConfig, c: Corpus, **kw) -> list[dict]:
     """Train (or load) the grid, the references and the oracle; returns their metrics, in that order."""
     runs = all_runs(cfg, c)
     mon = TextMonitor(c.heldout, cfg.vocab_size, cfg.n_monitor)
-    return sweep(runs, mon, device=cfg.device, executor=executor(cfg.scheduler), **kw)
+    return cfg.train(runs, mon, **kw)
 
 
 def _code_nats(runs: list[Run], rows: np.ndarray, device) -> torch.Tensor:

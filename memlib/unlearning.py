@@ -36,11 +36,12 @@ import pandas as pd
 
 from memlib import canaries as can
 from memlib import scores
-from memlib.config import Experiment, check, check_number
+from memlib.config import check, check_number
+from memlib.experiment import Experiment
 from memlib.data import lm_pair
 from memlib.diet import SCORES, DietConfig
 from memlib.diet import score_table as diet_score_table
-from memlib.engine import Init, Objective, Run, Subset, evaluate, executor, sweep, train_seconds
+from memlib.engine import Init, Objective, Run, Subset, evaluate
 from memlib.extraction import ExtractionConfig
 from memlib.images import accuracy_monitor
 from memlib.models import n_params
@@ -57,10 +58,10 @@ REFERENCE = ("original", "retrain")  # rows that are not unlearning methods
 @dataclass(frozen=True)
 class UnlearningConfig(Experiment):
     SCALES = {
-        "smoke": dict(n_forget=20, budgets=(4, 16), retrain_seeds=(0, 1, 2), rep_repeats=(1, 4), rep_budgets=(4, 16),
+        "smoke": dict(max_stack=16, n_forget=20, budgets=(4, 16), retrain_seeds=(0, 1, 2), rep_repeats=(1, 4), rep_budgets=(4, 16),
                       rep_after=16, onion_k=40,
                       onion_models=6, onion_budget=16, n_boot=50),
-        "laptop": dict(),
+        "laptop": dict(max_stack=16),  # 16 models at once: the fastest per model on the 2-core CPU
         "paper": dict(n_forget=500, budgets=(10, 20, 40, 80, 160, 320, 640), retrain_seeds=(0, 1, 2, 3, 4, 5, 6, 7),
                       rep_budgets=(10, 20, 40, 80, 160, 320), rep_after=40, onion_k=2500, onion_models=64, onion_budget=160,
                       max_stack=64),
@@ -89,12 +90,9 @@ class UnlearningConfig(Experiment):
     onion_method: str = "graddiff"  # the unlearning of the first layer
     onion_budget: int = 40
     n_boot: int = 1000  # bootstrap resamples of intervals
-    max_stack: int = 16
-    device: str = "auto"
-    scheduler: str = "in-process"  # in-process | local (a 2-worker dask LocalCluster) | a dask scheduler address
 
     def validate(self):
-        check(self.scale in self.SCALES, "scale", self.scale, f"one of {sorted(self.SCALES)}")
+        super().validate()
         check_number(self.n_forget, "n_forget", 2, integer=True)
         check(self.atypical_by in SCORES, "atypical_by", self.atypical_by, f"one of {SCORES}")
         check(self.typical_by in SCORES, "typical_by", self.typical_by, f"one of {SCORES}")
@@ -122,7 +120,6 @@ class UnlearningConfig(Experiment):
         check_number(self.onion_models, "onion_models", 2, integer=True)
         check_number(self.onion_budget, "onion_budget", 1, integer=True)
         check_number(self.n_boot, "n_boot", 0, integer=True)
-        check_number(self.max_stack, "max_stack", 1, integer=True)
         n = len(self.diet().data().indices())
         check(self.n_forget * len(KINDS) <= n, "n_forget", self.n_forget, f"at most {n // len(KINDS)} (3 sets of {n} examples)")
         check(3 * self.onion_k <= n, "onion_k", self.onion_k, f"at most {n // 3} (two layers and a control among {n})")
@@ -171,7 +168,7 @@ def without(subset: Subset | None, forget: tuple) -> Subset:
 
 
 def train(cfg: UnlearningConfig, runs: list[Run], monitor=accuracy_monitor) -> list[dict]:
-    return sweep(runs, monitor, device=cfg.device, executor=executor(cfg.scheduler), max_stack=cfg.max_stack)
+    return cfg.train(runs, monitor)
 
 
 # --- forget sets ----------------------------------------------------------------------------------
@@ -514,14 +511,9 @@ def check_upstream(cfg: UnlearningConfig, runs: list[Run], what: str) -> None:
           "(dvc repro data_diet extraction); notebook 07 does not retrain them")
 
 
-def training_seconds(runs: list[Run]) -> float:
-    """Wall time training this notebook's own runs took (as recorded when each was trained)."""
-    return train_seconds(runs)
-
-
 def upstream_seconds(cfg: UnlearningConfig, setup: dict) -> dict:
     """Recorded training time of the originals (stored by notebooks 06 and 04): fails if they are not in the store."""
-    return {"images": train_seconds(cfg.originals()), "canaries": train_seconds(setup["originals"])}
+    return {"images": cfg.training_seconds(cfg.originals()), "canaries": cfg.training_seconds(setup["originals"])}
 
 
 def summarize(cfg: UnlearningConfig, table, sets, res, eff, diff, rep, rep_eff, on, c_on, train_s, up_s, wall_s) -> dict:

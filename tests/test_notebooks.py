@@ -1,4 +1,5 @@
 """Notebooks: no logic in them, parameters mirrored by params.yaml, smoke runs write their metrics."""
+import ast
 import json
 import os
 import re
@@ -42,13 +43,41 @@ def parameters(nb) -> dict:
     return {k: v for k, v in ns.items() if not k.startswith("__")}
 
 
+LOGIC = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.For, ast.AsyncFor, ast.While,
+         ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def logic_in(source: str) -> list[str]:
+    """Functions, classes, loops and comprehensions in a cell's source (IPython magics left out)."""
+    src = "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+    return [f"{type(n).__name__}: {ast.get_source_segment(src, n)[:80]}" for n in ast.walk(ast.parse(src))
+            if isinstance(n, LOGIC)]
+
+
+def test_logic_check_bites():
+    assert logic_in("x = [a for a in b]\ny = {k: 1 for k in c}\nfor i in d:\n    pass\nf = lambda: 0")
+    assert logic_in("def f():\n    pass") and logic_in("while x:\n    x -= 1") and logic_in("s = sum(v for v in w)")
+    assert not logic_in("%matplotlib inline\ndf = cap.run_table(cfg, grid)\ndf.groupby('a').agg(b=('c', 'max'))")
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_has_no_defs_and_mirrors_params_yaml(nb):
-    for c in cells(nb):
+def test_notebook_has_no_logic_and_mirrors_params_yaml(nb):
+    for i, c in enumerate(cells(nb)):
         if c["cell_type"] == "code":
-            assert not re.search(r"^\s*(def|class)\s", "".join(c["source"]), re.M), "logic belongs in memlib"
+            assert not logic_in("".join(c["source"])), f"cell {i}: loops and functions belong in memlib"
     params = yaml.safe_load((ROOT / "params.yaml").read_text())[SECTIONS[nb.stem]]
     assert parameters(nb) == params
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_title_cell_states_the_committed_answer(nb):
+    """The title cell holds the answer rendered from the committed metrics (python -m memlib.report writes it)."""
+    from memlib import report
+    book = json.loads(nb.read_text())
+    assert book["cells"][0]["cell_type"] == "markdown"
+    assert report.title_answer(book) is not None, "the title cell has no answer block"
+    assert report.title_answer(book) == report.answer(nb.stem, ROOT / "metrics"), \
+        "the title cell's answer is not the committed metrics' (run python -m memlib.report, then dvc repro)"
 
 
 def smoke(nb, tmp_path):

@@ -121,7 +121,7 @@ def test_no_network_during_a_sweep(tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     from memlib.capacity import CapacityConfig, run_table
     cfg = CapacityConfig.from_params("smoke")
-    df = run_table(cfg.grid() + cfg.vocab_runs(), device="cpu", store=RunStore(tmp_path), progress=False)
+    df = run_table(cfg, cfg.grid() + cfg.vocab_runs(), store=RunStore(tmp_path), progress=False)
     assert len(df) > 0
 
 
