@@ -85,11 +85,11 @@ def title_answer(nb: dict) -> str | None:
     return text[text.index(ANSWER_BEGIN): text.index(ANSWER_END) + len(ANSWER_END)]
 
 
-def update_titles(root: Path = paths.ROOT) -> list[str]:
-    """Rewrite each notebook's title-cell answer from its tracked metrics; returns the notebooks changed.
-    (A changed notebook makes its stage stale: `dvc repro` afterwards brings the executed copy along.)"""
+def update_titles(root: Path = paths.ROOT, only: list[str] | None = None) -> list[str]:
+    """Rewrite each notebook's title-cell answer (or those in `only`) from its tracked metrics; returns the notebooks
+    changed. (A changed notebook makes its stage stale: `dvc repro` afterwards brings the executed copy along.)"""
     changed = []
-    for nb_name in TOPICS:
+    for nb_name in only or TOPICS:
         path = root / "notebooks" / f"{nb_name}.ipynb"
         nb = json.loads(path.read_text())
         old, new = title_answer(nb), answer(nb_name, root / "metrics")
