@@ -19,7 +19,7 @@ export DVC_SITE_CACHE_DIR := $(CURDIR)/.cache/dvc
 export PYTHONUNBUFFERED := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup repro repro-all paper-point test lab fashion-mnist
+.PHONY: setup repro repro-all paper-point test lab browser-check fashion-mnist
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -50,7 +50,16 @@ test: setup
 LAB_ARGS ?=
 lab: setup
 	$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) \
-		--ServerApp.root_dir=$(CURDIR) $(LAB_ARGS) notebooks/
+		$(LAB_ARGS) notebooks/
+
+# A real-browser check (run before each release of results; ~20 s, not in CI, which has no browser): JupyterLab on
+# 127.0.0.1, an executed notebook in headless Chromium, its figures decoded and a typed cell run.
+# make browser-check NB=notebooks/executed/03_text_generalization.ipynb
+NB ?= notebooks/executed/01_capacity.ipynb
+browser-check: setup
+	test -x /usr/bin/chromedriver || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	$(BIN)/python -m pip install -q $$(grep '^selenium==' requirements-dev.txt)
+	$(BIN)/python scripts/browser_check.py $(NB)
 
 # optional: Fashion-MNIST for notebook 06 at `paper` scale (Debian/Ubuntu, root); elsewhere put the four idx
 # .gz files in a folder and export MEMLIB_FASHION_MNIST=/that/folder

@@ -5,6 +5,8 @@ several dataset sizes N. A model's capacity is the plateau (maximum over N) of i
 memorized bits; the slope alpha of capacity against parameter count is bits per parameter.
 Dataset sizes are placed relative to each model's predicted capacity (alpha_prior * params),
 so every model sees N from well below to well above where it runs out of room.
+Side stages: the paper's smallest model (`python -m memlib.capacity paper-point`, a GPU) and the ablation of
+training choices (`memlib.ablation`); notebook 01 reads their metrics. Its words are in `memlib.report.capacity`.
 """
 from __future__ import annotations
 
@@ -51,15 +53,12 @@ class CapacityConfig(Experiment):
         "smoke": dict(vocab_size=16, seq_len=8, sizes=((1, 4), (1, 8)), fracs=(0.5, 2.0), seeds=(0,),
                       bf16_fracs=(2.0,), sweep_size=(1, 4), check_size=(1, 4), sweep_fracs=(2.0,),
                       precisions=("fp32",), max_steps=300, eval_every=25, patience=2, tol=0.02,
-                      vocab_sweep=(8, 32), paper_point=False, ablation_size=(1, 4), ablation_lr=(3e-3,),
-                      ablation_batch=(0,), ablation_length=(1.5,), ablation_tol=(0.005,), ablation_fracs=(1.0,),
-                      ablation_max_steps=300),
+                      vocab_sweep=(8, 32), paper_point=False),
         "laptop": dict(),
         "paper": dict(vocab_size=2048, seq_len=64, sizes=tuple((l, d) for l in (1, 2, 4, 8) for d in (32, 64, 128, 256)),
                       fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), seeds=(0, 1, 2, 3, 4), batch_size=2048, lr=1e-3,
                       max_steps=1_000_000, eval_every=1000,
                       tol=0.01,  # the ablation: a stricter plateau (or 4x the steps) stores 5-7% more at 1 x 12
-                      ablation_size=(1, 32),
                       bf16_fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), bf16_seeds=(0, 1, 2, 3, 4),
                       vocab_sweep=(), check_longer=False, paper_point=True, paper_point_max_steps=1_000_000),
     }
@@ -100,18 +99,6 @@ class CapacityConfig(Experiment):
     paper_point_max_steps: int = 100_000  # a GPU budget (~2.5 ms/step on an H100, ~170 ms on a 2-core CPU)
     paper_point_checkpoint_every: int = 2000  # checkpoints let the paper point resume across sessions
     paper_point_check_longer: bool = True  # also train it longer_factor x as long on a fixed schedule
-    # The ablation (its own stage, `python -m memlib.capacity ablation <scale>`; the notebook reads its metrics):
-    # capacity of ablation_size (max over sweep_fracs, per seed) changing one training choice at a time from
-    # the settings above. Lengths are multiples of the steps the plateau rule took on the base runs.
-    ablation_size: tuple = (1, 12)
-    ablation_lr: tuple = (1e-3, 3e-3)  # besides lr
-    ablation_batch: tuple = (16, 0)  # besides batch_size; 0 = full batch (every sequence each step, as the paper's 2048 at its smallest models)
-    ablation_length: tuple = (4.0,)  # x the base steps on a fixed schedule (the stored 2x check is the notebook's longer_factor)
-    ablation_tol: tuple = (0.01,)  # besides tol: a stricter plateau rule
-    ablation_schedule: tuple = ("cosine",)  # warmup + cosine to 0 over the base steps, besides warmup-stable-decay
-    ablation_weight_decay: tuple = (0.1,)  # besides weight_decay
-    ablation_fracs: tuple = (0.5, 0.75, 1.25, 2.0, 3.0)  # dataset sizes added to sweep_fracs: capacity as the max over a denser grid
-    ablation_max_steps: int = 60_000  # budget of the plateau-rule settings (a slower lr needs more steps)
 
     def validate(self):
         super().validate()
@@ -140,21 +127,10 @@ class CapacityConfig(Experiment):
         check_number(self.longer_factor, "longer_factor", 1, lo_open=True)
         check_number(self.paper_point_max_steps, "paper_point_max_steps", 1, integer=True)
         check_number(self.paper_point_checkpoint_every, "paper_point_checkpoint_every", 0, integer=True)
-        check(len(self.ablation_size) == 2 and all(isinstance(x, int) and x >= 1 for x in self.ablation_size),
-              "ablation_size", self.ablation_size, "an [n_layer, d_model] pair of positive integers")
-        for name in ("ablation_lr", "ablation_length", "ablation_tol", "ablation_fracs"):
-            v = getattr(self, name)
-            check(all(isinstance(f, (int, float)) and f > 0 for f in v), name, v, "a list of positive numbers")
-        check(all(isinstance(b, int) and b >= 0 for b in self.ablation_batch), "ablation_batch", self.ablation_batch,
-              "a list of batch sizes (integers >= 0; 0 = full batch)")
-        check(all(w >= 0 for w in self.ablation_weight_decay), "ablation_weight_decay", self.ablation_weight_decay,
-              "a list of numbers >= 0")
-        check(all(x in ("wsd", "cosine") for x in self.ablation_schedule), "ablation_schedule", self.ablation_schedule,
-              "a list drawn from ['cosine', 'wsd']")
-        check_number(self.ablation_max_steps, "ablation_max_steps", 1, integer=True)
-        self.train("fp32")  # validates the optimisation fields with their names
+        self.train_config("fp32")  # validates the optimisation fields with their names
 
-    def train(self, precision: str) -> TrainConfig:
+    def train_config(self, precision: str) -> TrainConfig:
+        """The grid's optimisation and plateau rule in `precision`."""
         return TrainConfig(lr=self.lr, batch_size=self.batch_size, max_steps=self.max_steps,
                            eval_every=self.eval_every, patience=self.patience, tol=self.tol, window_frac=self.window_frac,
                            decay_frac=self.decay_frac, precision=precision, warmup=min(100, self.max_steps // 10))
@@ -170,7 +146,7 @@ class CapacityConfig(Experiment):
         for seed in seeds or self.seeds:
             for f in fracs or self.fracs:
                 n = max(1, round(f * self.alpha_prior * n_params(m) / per_seq))
-                out.append(Run(model=m, data=RandomTokens(V, S, n, seed), train=train or self.train(precision),
+                out.append(Run(model=m, data=RandomTokens(V, S, n, seed), train=train or self.train_config(precision),
                                seed=seed))
         return out
 
@@ -193,13 +169,14 @@ class CapacityConfig(Experiment):
     def longer_runs(self, steps: int) -> list[Run]:
         """check_runs on a fixed schedule of longer_factor x `steps` (the steps the rule took): same
         warmup, constant LR, then the same linear decay over the last decay_frac."""
-        tc = self.train("fp32").replace(stop="steps", max_steps=math.ceil(self.longer_factor * steps))
+        tc = self.train_config("fp32").replace(stop="steps", max_steps=math.ceil(self.longer_factor * steps))
         return self.runs(*self.check_size, fracs=self.sweep_fracs, train=tc)
 
-    def notebook_runs(self, check_steps: int | None = None) -> list[Run]:
-        """Every run notebook 01 trains here (the longer check's need the steps its base runs took)."""
+    def notebook_runs(self, check: dict | None = None) -> list[Run]:
+        """Every run notebook 01 trains here; the longer check's only with its result `check` (check_longer's),
+        since their length is a multiple of the steps its base runs took."""
         out = self.grid() + self.vocab_runs() + self.tied_runs()
-        return out + (self.check_runs() + self.longer_runs(check_steps) if check_steps else [])
+        return out + (self.check_runs() + self.longer_runs(check["steps"]) if check else [])
 
     def vocab_runs(self) -> list[Run]:
         return [r for V in self.vocab_sweep for r in self.runs(*self.sweep_size, vocab_size=V, fracs=self.sweep_fracs)]
@@ -215,111 +192,9 @@ class CapacityConfig(Experiment):
 
     def paper_point_longer_runs(self, steps: int) -> list[Run]:
         """The paper point on a fixed schedule of longer_factor x `steps`."""
-        tc = self.replace(max_steps=self.paper_point_max_steps).train("fp32")
+        tc = self.replace(max_steps=self.paper_point_max_steps).train_config("fp32")
         return [r.replace(train=tc.replace(stop="steps", max_steps=math.ceil(self.longer_factor * steps)))
                 for r in self.paper_point_runs()]
-
-
-FULL_BATCH = 1 << 30  # a batch larger than any dataset: every model trains full-batch
-
-
-def ablation_plan(cfg: CapacityConfig, base_steps: int | None = None) -> list[tuple[str, object, list[Run]]]:
-    """(setting, value, runs) of the ablation: the base runs (ablation_size over sweep_fracs and seeds,
-    trained as the grid is) and one changed training choice per entry. Fixed-length settings need the
-    steps the plateau rule took on the base runs (`base_steps`); without them only the others are listed."""
-    base_tc = cfg.train("fp32")
-    run = lambda tc, fracs=None: cfg.runs(*cfg.ablation_size, fracs=fracs or cfg.sweep_fracs, train=tc)
-    slow = base_tc.replace(max_steps=cfg.ablation_max_steps)  # plateau-rule settings get room to plateau
-    plan = [("base", "current", run(base_tc))]
-    plan += [("lr", v, run(slow.replace(lr=v))) for v in cfg.ablation_lr]
-    plan += [("batch_size", v or "full", run(slow.replace(batch_size=v or FULL_BATCH))) for v in cfg.ablation_batch]
-    plan += [("tol", v, run(slow.replace(tol=v))) for v in cfg.ablation_tol]
-    plan += [("weight_decay", v, run(slow.replace(weight_decay=v))) for v in cfg.ablation_weight_decay]
-    plan += [("dataset_sizes", "dense", run(base_tc, tuple(sorted(set(cfg.sweep_fracs) | set(cfg.ablation_fracs)))))]
-    if base_steps:
-        fixed = lambda k: base_tc.replace(stop="steps", max_steps=math.ceil(k * base_steps))
-        plan += [("length", f"{k:g}x", run(fixed(k))) for k in cfg.ablation_length]
-        plan += [("schedule", v, run(fixed(1).replace(schedule=v, decay_frac=0.0))) for v in cfg.ablation_schedule
-                 if v != base_tc.schedule]
-    return plan
-
-
-def ablation(cfg: CapacityConfig) -> dict:
-    """Capacity of ablation_size under each setting of `ablation_plan`, per seed (max over its dataset sizes)."""
-    steps = int(run_table(cfg, ablation_plan(cfg)[0][2]).steps.max())  # the fixed lengths are multiples of it
-    plan = ablation_plan(cfg, steps)
-    rows = []
-    for setting, value, runs in plan:
-        df = run_table(cfg, runs)
-        cap = capacities(df)
-        rows.append({"setting": setting, "value": value, "n_params": int(cap.n_params.iloc[0]),
-                     "capacity_bits": float(cap.capacity_bits.mean()), "bits_per_param": float(cap.bits_per_param.mean()),
-                     "seeds": [{"seed": int(c.seed), "capacity_bits": float(c.capacity_bits),
-                                "bits_per_param": float(c.bits_per_param)} for c in cap.itertuples()],
-                     "saturated": None if runs[0].train.stop == "steps" else bool(df.saturated.astype(bool).all()), "steps": int(df.steps.max()),
-                     "n_dataset_sizes": int(df.n_seqs.nunique())})
-    L, d = cfg.ablation_size
-    return {"scale": cfg.scale, "n_layer": L, "d_model": d, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
-            "base_steps": steps, "base": {"lr": cfg.lr, "batch_size": cfg.batch_size, "tol": cfg.tol,
-                                         "weight_decay": 0.0, "schedule": "wsd", "fracs": list(cfg.sweep_fracs)},
-            "training": {"wall_s": cfg.training_seconds([r for _, _, runs in plan for r in runs])},
-            "ablation": rows}
-
-
-def ablation_table(ab: dict) -> pd.DataFrame:
-    """One row per setting: capacity (mean over seeds), its seed range, and the change from the base."""
-    base = next(r for r in ab["ablation"] if r["setting"] == "base")["bits_per_param"]
-    rows = []
-    for r in ab["ablation"]:
-        per = [s["bits_per_param"] for s in r["seeds"]]
-        rows.append({"setting": r["setting"], "value": str(r["value"]), "bits_per_param": r["bits_per_param"],
-                     "seed_min": min(per), "seed_max": max(per), "change_pct": 100 * (r["bits_per_param"] / base - 1),
-                     "steps": r["steps"], "saturated": r["saturated"]})
-    return pd.DataFrame(rows)
-
-
-# What the paper did for each ablated choice (REFERENCE.md §1): targets to compare with, not results.
-PAPER_TRAINING = {"lr": "Adam; lr of our paper scale (1e-3)", "batch_size": "2048 (>= N at its smallest models: full batch)",
-                  "tol": "trained to saturation, up to 1e6 steps", "length": "trained to saturation, up to 1e6 steps",
-                  "schedule": "not stated", "weight_decay": "not stated",
-                  "dataset_sizes": "capacity = max over many dataset sizes"}
-
-
-def ablation_result(cfg: CapacityConfig) -> dict | None:
-    """The ablation's metrics as its stage (`python -m memlib.capacity ablation <scale>`) wrote them
-    (metrics/01_capacity_ablation.json) at this notebook's scale, else None."""
-    m = read_metrics("01_capacity_ablation")
-    return m if m and m.get("scale") == cfg.scale else None
-
-
-def describe_ablation(ab: dict | None, paper_pt: dict | None = None) -> str:
-    """Which training choices move capacity beyond the seeds' spread, by how much, beside the paper's choices."""
-    if not ab:
-        return ("No ablation at this scale yet: `dvc repro capacity_ablation` (or "
-                "`python -m memlib.capacity ablation <scale>`) writes metrics/01_capacity_ablation.json.")
-    t = ablation_table(ab)
-    b = t[t.setting == "base"].iloc[0]
-    spread = (b.seed_max - b.seed_min) / b.bits_per_param  # the base runs' seed range, relative
-    lines = [f"{ab['n_layer']} x {ab['d_model']} at V = {ab['vocab_size']}, S = {ab['seq_len']}: base "
-             f"{b.bits_per_param:.3f} bits/param (seeds {b.seed_min:.3f}-{b.seed_max:.3f}, a {100 * spread:.1f}% range; "
-             f"lr {ab['base']['lr']:g}, batch {ab['base']['batch_size']}, plateau tol {ab['base']['tol']:g}, "
-             f"{ab['base_steps']} steps)"]
-    for r in t[t.setting != "base"].itertuples():
-        moved = r.seed_min > b.seed_max or r.seed_max < b.seed_min  # seed ranges do not overlap
-        lines.append(f"  {r.setting} = {r.value}: {r.bits_per_param:.3f} ({r.change_pct:+.1f}%; seeds {r.seed_min:.3f}-"
-                     f"{r.seed_max:.3f}; {r.steps} steps"
-                     + ("" if r.saturated is None or r.saturated else "; budget ended before a plateau") + ")"
-                     + (" -- beyond the seed spread" if moved else " -- within the seed spread")
-                     + f"; paper: {PAPER_TRAINING.get(r.setting, 'not stated')}")
-    best = t.loc[t.bits_per_param.idxmax()]
-    lines.append(f"largest: {best.setting} = {best.value}, {best.change_pct:+.1f}% over the base")
-    if paper_pt:
-        gap = 1 - paper_pt["bits_per_param"] / paper_pt["paper_bits_per_param"]
-        lines.append(f"the paper point (1 x 32, V = 2048) stays {100 * gap:.0f}% below Table 1 "
-                     f"({paper_pt['bits_per_param']:.2f} vs {paper_pt['paper_bits_per_param']:.2f} bits/param); "
-                     f"if the largest gain above carried over unchanged it would read "
-                     f"{paper_pt['bits_per_param'] * (1 + best.change_pct / 100):.2f}")
-    return "\n".join(lines)
 
 
 def table(runs: list[Run], results: list[dict]) -> pd.DataFrame:
@@ -398,16 +273,38 @@ def longer_gain(base: pd.DataFrame, longer: pd.DataFrame) -> dict:
     return out
 
 
-def check_longer(cfg: CapacityConfig) -> dict:
-    """Would longer training raise capacity? check_runs under the rule, then longer_factor x as long."""
+def check_longer(cfg: CapacityConfig) -> dict | None:
+    """Would longer training raise capacity? check_runs under the rule, then longer_factor x as long
+    (None when cfg.check_longer is off)."""
+    if not cfg.check_longer:
+        return None
     base = run_table(cfg, cfg.check_runs())
     longer = run_table(cfg, cfg.longer_runs(int(base.steps.max())))
     return longer_gain(base, longer)
 
 
-def summarize(cfg: CapacityConfig, df, caps, fits, vocab, tied, check_longer, paper_pt, train_s=None,
-              ablation: dict | None = None) -> dict:
+def fit_alphas(cfg: CapacityConfig, caps: pd.DataFrame) -> dict:
+    """`fit_alpha` of each of cfg's precisions: precision -> fit."""
+    return {p: fit_alpha(caps[caps.precision == p]) for p in cfg.precisions}
+
+
+@dataclass
+class CapacityResult:
+    """What notebook 01 measured, for `summarize`."""
+
+    grid: pd.DataFrame  # run_table of cfg.grid(): one row per run
+    capacities: pd.DataFrame  # capacities(grid): one row per (shape, precision, seed)
+    fits: dict  # fit_alphas(cfg, capacities)
+    vocab: pd.DataFrame  # capacities of cfg.vocab_runs()
+    tied: pd.DataFrame  # capacities of cfg.tied_runs()
+    check_longer: dict | None  # check_longer(cfg)
+    paper_point: dict | None  # paper_point_result(cfg)
+    ablation: dict | None = None  # the ablation stage's metrics at this scale (memlib.ablation.result)
+
+
+def summarize(cfg: CapacityConfig, res: CapacityResult) -> dict:
     """The notebook's metrics: fitted alpha per precision, every model's capacity, the side studies."""
+    df, fits = res.grid, res.fits
     get = lambda p, k: fits[p][k] if p in fits else None
     return {
         "scale": cfg.scale, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
@@ -415,53 +312,22 @@ def summarize(cfg: CapacityConfig, df, caps, fits, vocab, tied, check_longer, pa
         "fit_r2_fp32": get("fp32", "r2"), "fits": fits,
         "all_saturated": bool(df.saturated.all()), "n_runs": int(len(df)),
         "n_unsaturated": int(len(df) - df.saturated.astype(bool).sum()),  # runs whose max_steps came before a plateau
-        "training": {"wall_s": train_s},  # training time of every run this notebook used, from an empty run store
+        # training time of every run this notebook used, from an empty run store
+        "training": {"wall_s": cfg.training_seconds(cfg.notebook_runs(res.check_longer))},
         "models": [{"n_params": int(r.n_params), "n_layer": int(r.n_layer), "d_model": int(r.d_model),
                     "precision": r.precision, "seed": int(r.seed), "capacity_bits": float(r.capacity_bits),
-                    "saturated": bool(r.all_saturated)} for r in caps.itertuples()],
-        "check_longer": check_longer,
+                    "saturated": bool(r.all_saturated)} for r in res.capacities.itertuples()],
+        "check_longer": res.check_longer,
         "vocab_sweep": [{"vocab_size": int(r.vocab_size), "n_params": int(r.n_params),
-                         "bits_per_param": float(r.bits_per_param)} for r in vocab.itertuples()],
+                         "bits_per_param": float(r.bits_per_param)} for r in res.vocab.itertuples()],
         "tied_vs_untied": [{"tied": bool(r.tied), "n_params": int(r.n_params),
-                            "bits_per_param": float(r.bits_per_param)} for r in tied.itertuples()],
-        "paper_point": paper_pt,
+                            "bits_per_param": float(r.bits_per_param)} for r in res.tied.itertuples()],
+        "paper_point": res.paper_point,
         # the ablation stage's rows (metrics/01_capacity_ablation.json; its own training time is there)
-        "ablation": ablation["ablation"] if ablation else None,
+        "ablation": res.ablation["ablation"] if res.ablation else None,
         "paper": {"bits_per_param_fp32": PAPER_BITS_PER_PARAM["fp32"], "bits_per_param_bf16": PAPER_BITS_PER_PARAM["bf16"],
                   "headline": PAPER_BITS_PER_PARAM["headline"]},
     }
-
-
-def verdict(m: dict) -> str:
-    """A plain-language summary of measured metrics beside the paper's numbers."""
-    lines = [f"scale={m['scale']}: V={m['vocab_size']}, S={m['seq_len']}, {m['n_runs']} models, "
-             f"all saturated: {m['all_saturated']}"
-             + (f" ({m['n_unsaturated']} reached max_steps before the plateau rule stopped them)" if m.get("n_unsaturated") else "")]
-    if (m.get("training") or {}).get("wall_s"):
-        lines.append(f"training time of all this notebook's runs (from an empty run store): {m['training']['wall_s'] / 60:.1f} min")
-    for p in ("fp32", "bf16"):
-        a = m[f"bits_per_param_{p}"]
-        if a is not None:
-            lines.append(f"{p}: alpha = {a:.2f} bits/param (paper {m['paper'][f'bits_per_param_{p}']}); "
-                         f"ratio to paper {a / m['paper'][f'bits_per_param_{p}']:.2f}")
-    if m["bits_per_param_fp32"] and m["bits_per_param_bf16"]:
-        lines.append(f"bf16/fp32 capacity ratio: {m['bits_per_param_bf16'] / m['bits_per_param_fp32']:.3f} (paper {3.51 / 3.83:.3f})")
-    if m["check_longer"]:
-        c = m["check_longer"]
-        lines.append(f"training {c['steps_longer'] / c['steps']:.1f}x as long ({c['steps_longer']} steps, fixed schedule) "
-                     f"changed capacity by {100 * c['relative_gain']:+.1f}%")
-    pp = m["paper_point"]
-    if pp:
-        lines.append(f"paper's smallest model: {pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param "
-                     f"(paper {pp['paper_capacity_bits'] / 1e3:.0f}K = {pp['paper_bits_per_param']:.2f}), "
-                     f"{pp.get('steps', '?')} steps, {pp['wall_s']:.0f} s on {pp.get('device', 'an unrecorded device')}"
-                     + ("; the plateau rule stopped it" if pp["saturated"] else
-                        "; its step budget ended before a plateau, so this is a lower bound"))
-        if pp.get("longer"):
-            c = pp["longer"]
-            lines.append(f"  trained {c['steps_longer'] / c['steps']:.1f}x as long ({c['steps_longer']} steps): "
-                         f"{c['capacity_bits_longer'] / pp['n_params']:.2f} bits/param ({100 * c['relative_gain']:+.1f}%)")
-    return "\n".join(lines)
 
 
 def paper_point_result(cfg: CapacityConfig) -> dict | None:
@@ -496,13 +362,9 @@ def require_cuda_for_paper_point() -> None:
         "MEMLIB_PAPER_POINT_CPU=1 python -m memlib.capacity paper-point laptop.")
 
 
-if __name__ == "__main__":  # python -m memlib.capacity paper-point|ablation [scale]: the side stages of notebook 01
+if __name__ == "__main__":  # python -m memlib.capacity paper-point [scale]: notebook 01's GPU stage
     import sys
-    check(len(sys.argv) >= 2 and sys.argv[1] in ("paper-point", "ablation"), "command", sys.argv[1:],
-          "'paper-point [scale]' or 'ablation [scale]'")
+    check(len(sys.argv) >= 2 and sys.argv[1] == "paper-point", "command", sys.argv[1:], "'paper-point [scale]'")
+    require_cuda_for_paper_point()
     scale = sys.argv[2] if len(sys.argv) > 2 else "laptop"
-    if sys.argv[1] == "paper-point":
-        require_cuda_for_paper_point()
-        write_metrics("01_capacity_paper_point", paper_point_result(CapacityConfig.from_params(scale, paper_point=True)))
-    else:
-        write_metrics("01_capacity_ablation", ablation(CapacityConfig.from_params(scale)))
+    write_metrics("01_capacity_paper_point", paper_point_result(CapacityConfig.from_params(scale, paper_point=True)))

@@ -197,6 +197,12 @@ class Corpus:
         """16 hex digits naming the exact training pool (part of every text run's identity)."""
         return self.meta["sha256"]["train.npy"][:16]
 
+    def counts(self) -> dict:
+        """The build's counts: documents, sequences and tokens, and the exact duplicates removed."""
+        keys = ("n_documents", "n_train_pool_sequences", "n_heldout_sequences", "n_train_tokens", "duplicates_removed",
+                "heldout_duplicates_of_train_removed", "duplicate_fraction")
+        return {k: self.meta[k] for k in keys}
+
 
 def load(cfg: CorpusConfig, path: Path | None = None) -> Corpus:
     """The prepared corpus for `cfg`, verified against its recorded hashes."""

@@ -16,6 +16,7 @@ pruned set is not also an under-trained one. Training, evaluation and gradients 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -101,10 +102,13 @@ class DietConfig(Experiment):
         self.full_train()
 
     # --- what runs are made of ----------------------------------------------------------------
+    @functools.cache
     def data(self, noisy: bool = False) -> Images:
+        """The training set (clean, or with `noise` of its labels replaced); built once per config."""
         return Images(dataset=self.dataset, n_train=self.n_train, test_frac=self.test_frac,
                       noise=self.noise if noisy else 0.0)
 
+    @functools.cache
     def model_config(self):
         shape = self.data().shape()
         if self.model == "cnn":
@@ -115,6 +119,7 @@ class DietConfig(Experiment):
         return TrainConfig(lr=self.lr, batch_size=self.batch_size, weight_decay=self.weight_decay, stop="steps",
                            max_steps=self.steps, eval_every=self.steps, warmup=self.steps // 20, decay_frac=0.25)
 
+    @functools.cache
     def score_steps(self) -> int:
         return self.score_epochs * math.ceil(len(self.data().indices()) / self.batch_size)
 
@@ -270,9 +275,21 @@ def curve_summary(df: pd.DataFrame, by=("score", "keep", "frac_kept")) -> pd.Dat
 
 
 # --- metrics ------------------------------------------------------------------------------------
-def summarize(cfg: DietConfig, table: pd.DataFrame, res: dict, auroc: dict, corr: pd.DataFrame,
-              wall_s: float, train_s: float) -> dict:
-    """The notebook's metrics (wall_s: this session; train_s: the runs' training time, from an empty store)."""
+@dataclass
+class DietResults:
+    """What notebook 06 measured, for `summarize`."""
+    table: pd.DataFrame  # score_table: one row per training example and data set
+    prune: pd.DataFrame  # run_plans(...)["prune"]: one row per pruned run
+    offset: pd.DataFrame  # run_plans(...)["offset"]: one row per offset run
+    auroc: dict  # noise_detection: score -> AUROC for finding the relabelled examples
+    corr: pd.DataFrame  # correlations: Spearman rho of every pair of scores per data set
+    wall_s: float  # this session
+    train_s: float  # the runs' training time as the store recorded it (from an empty store)
+
+
+def summarize(cfg: DietConfig, res: DietResults) -> dict:
+    """The notebook's metrics."""
+    table, corr = res.table, res.corr
     clean = table[table.data == "clean"]
     rows = lambda df, keys: df[list(keys)].to_dict("records")
     c = corr[corr.data == "clean"].set_index(["a", "b"])
@@ -284,7 +301,7 @@ def summarize(cfg: DietConfig, table: pd.DataFrame, res: dict, auroc: dict, corr
            "n_out_min": int(clean.n_out.min()), "n_out_median": float(clean.n_out.median()),
            "noisy_mean_flipped": table[(table.data == "noisy") & table.flipped].mem.mean(),
            "noisy_mean_unflipped": table[(table.data == "noisy") & ~table.flipped].mem.mean()}
-    prune, offset = (res[k].groupby("data") for k in ("prune", "offset"))
+    prune, offset = res.prune.groupby("data"), res.offset.groupby("data")
     keys = ("score", "keep", "frac_kept", "seed", "test_acc")
     full = prune.get_group("clean").query("keep == 'all'").test_acc
     return {
@@ -296,43 +313,11 @@ def summarize(cfg: DietConfig, table: pd.DataFrame, res: dict, auroc: dict, corr
         "full_data_test_acc": {"mean": full.mean(), "std": full.std(), "seeds": len(full)},
         "prune_curves": rows(prune.get_group("clean"), keys),
         "prune_curves_noisy": rows(prune.get_group("noisy"), keys),
-        "noise_detection_auroc": auroc,
+        "noise_detection_auroc": res.auroc,
         "offset": rows(offset.get_group("clean"), ("score", "offset", "frac_kept", "seed", "test_acc")),
         "offset_noisy": rows(offset.get_group("noisy"), ("score", "offset", "frac_kept", "seed", "test_acc")),
         "memorization": mem,
         "rank_correlations": corr.to_dict("records"),
-        "wall_s": wall_s, "training": {"wall_s": train_s},
+        "wall_s": res.wall_s, "training": {"wall_s": res.train_s},
     }
-
-
-def describe(m: dict) -> str:
-    """Plain-language reading of the measured curves, detection, offsets and correlations."""
-    full = m["full_data_test_acc"]
-    lines = [f"{m['scale']}: {m['dataset']}, {m['n_train']} training / {m['n_test']} test examples, {m['model']['type']} "
-             f"({m['model']['n_params']:,} params), {m['steps']} steps per run; full data: test accuracy "
-             f"{full['mean']:.3f} ± {full['std']:.3f} over {full['seeds']} seeds"]
-    for key, label in (("prune_curves", "clean"), ("prune_curves_noisy", f"{m['noise']:.0%} relabelled")):
-        s = curve_summary(pd.DataFrame(m[key]))
-        for frac in sorted(s[s.keep != "all"].frac_kept.unique()):
-            at = s[s.frac_kept == frac].set_index(["score", "keep"])["mean"]
-            lines.append(f"{label}, keep {frac:.0%}: random {at[('random', 'random')]:.3f}; " + "; ".join(
-                f"{name} highest {at[(name, 'highest')]:.3f} / lowest {at[(name, 'lowest')]:.3f}"
-                for name in s.score.unique() if name not in ("random", "none")))
-    lines.append("label noise " + f"{m['noise']:.0%}: AUROC " + ", ".join(f"{k} {v:.3f}" for k, v in
-                                                                          m["noise_detection_auroc"].items()))
-    for key, label in (("offset", "clean"), ("offset_noisy", "relabelled")):
-        o = pd.DataFrame(m[key]).groupby("offset").test_acc.mean()
-        lines.append(f"offset ({label}, keep {m[key][0]['frac_kept']:.0%} by {m[key][0]['score']}): "
-                     + ", ".join(f"drop top {k:.0%}: {v:.3f}" for k, v in o.items()))
-    mem = m["memorization"]
-    lines.append(f"memorization ({mem['n_models']} subset models): mean {mem['mean']:.3f}, {mem['share_above_0.5']:.1%} "
-                 f"above 0.5; Spearman with EL2N {mem['spearman_with_el2n']:.2f} {_iv(mem['spearman_with_el2n_interval'])}, "
-                 f"with GraNd {mem['spearman_with_grand']:.2f} {_iv(mem['spearman_with_grand_interval'])}; relabelled "
-                 f"examples {mem['noisy_mean_flipped']:.2f} vs {mem['noisy_mean_unflipped']:.2f}")
-    lines.append(f"training time of all this notebook's runs (from an empty run store): {m['training']['wall_s'] / 60:.1f} min")
-    return "\n".join(lines)
-
-
-def _iv(iv) -> str:
-    return f"[{iv[0]:.2f}, {iv[1]:.2f}]"
 

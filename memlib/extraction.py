@@ -15,6 +15,7 @@ duplicated sequences and canaries:
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,8 +87,15 @@ class ExtractionConfig(Experiment):
         check(self.match_len <= S, "match_len", self.match_len, f"<= the sequence length {S}")
         check_number(self.temperature, "temperature", 0, lo_open=True)
 
+    @functools.cache
     def text(self) -> TextConfig:
+        """Notebook 03's config at this scale: the corpus, model sizes and training settings."""
         return TextConfig.from_params(self.scale, device=self.device, scheduler=self.scheduler)
+
+    @property
+    def k_mid(self) -> int:
+        """The middle prefix length, the one the summaries quote."""
+        return sorted(self.ks)[len(self.ks) // 2]
 
     # --- runs ---------------------------------------------------------------------------------
     def groups(self, seed: int) -> dict:
@@ -112,7 +120,7 @@ class ExtractionConfig(Experiment):
         reps = [(i, r) for r, g in self.groups(seed).items() if r > 1 for i in g]
         reps += [(pos[s], r) for r, ss in self.secrets(seed).items() if r > 1 for s in ss]
         unseen = tuple(pos[s] for s in self.secrets(seed).get(0, []))
-        return Run(model=t.model(*shape), data=data, train=t.train(), seed=seed,
+        return Run(model=t.model(*shape), data=data, train=t.train_config(), seed=seed,
                    subset=Subset(exclude=unseen, repeat=tuple(sorted(reps))))
 
     def dup_runs(self, c: Corpus) -> list[Run]:
@@ -339,54 +347,39 @@ def rarity_summary(rr: pd.DataFrame, k: int, n_examples: int = 5) -> dict:
             "most_extracted": top[["n_params", "seed", "r", "matched", "mean_idf", "text"]].to_dict("records")}
 
 
-def summarize(cfg: ExtractionConfig, c: Corpus, ke, dup, fits, ex, gr_meta, rr, ratios, train_s, wall_s) -> dict:
-    t = cfg.text()
-    k_mid = sorted(cfg.ks)[len(cfg.ks) // 2]
+@dataclass(frozen=True, eq=False)
+class ExtractionResults:
+    """What notebook 04 measured, for `summarize`."""
+
+    k_extractable: pd.DataFrame  # `k_extraction`: per notebook-03 model and k
+    duplication: pd.DataFrame  # `duplication`: per duplication model, repeated sequence and k
+    fits: dict  # `duplication_fits(duplication)`
+    exposures: pd.DataFrame  # `exposures`: per canary of every duplication run
+    generate_and_rank: dict  # the meta half of `generate_and_rank`
+    rarity: pd.DataFrame  # `rarity`
+    capacity_ratios: dict  # `capacity_ratios()`: notebook 03's dataset bits / capacity
+    train_s: float  # the duplication runs' training time, as the store recorded it (an empty store's)
+    wall_s: float  # this session's time
+
+
+def summarize(cfg: ExtractionConfig, res: ExtractionResults) -> dict:
+    """The notebook's metrics."""
+    t, ke, dup, fits, ex = cfg.text(), res.k_extractable, res.duplication, res.fits, res.exposures
     big = max(dup.n_params.unique())
-    head = next(f for f in fits["vs_repeats"] if f["n_params"] == big and f["k"] == k_mid)
+    head = next(f for f in fits["vs_repeats"] if f["n_params"] == big and f["k"] == cfg.k_mid)
     return {
         "scale": cfg.scale, "dataset": t.dataset, "vocab_size": t.vocab_size, "seq_len": t.seq_len, "ks": list(cfg.ks),
-        "k_extractable": ke.to_dict("records"), "convergence": convergence(ke, ratios),
+        "k_extractable": ke.to_dict("records"), "convergence": convergence(ke, res.capacity_ratios),
         "duplication": duplication_rates(dup).to_dict("records"),
-        "duplication_slope": {"n_params": int(big), "k": k_mid, "slope_per_doubling_of_r": head["slope"],
+        "duplication_slope": {"n_params": int(big), "k": cfg.k_mid, "slope_per_doubling_of_r": head["slope"],
                               "ci_low": head["ci_low"], "ci_high": head["ci_high"]},
         "duplication_fits": fits,
         "exposure": ex.groupby("r", as_index=False)[["exposure", "exposure_extrapolated"]].mean().to_dict("records"),
         "exposure_runs": ex.to_dict("records"), "canary_candidates": 10**cfg.canary_digits,
         "exposure_extrapolation_error": float((ex.exposure_extrapolated - ex.exposure).abs().median()),
-        "generate_and_rank": gr_meta, "rarity": rarity_summary(rr, k_mid),
-        "training": {"wall_s": train_s}, "wall_s": wall_s,
+        "generate_and_rank": res.generate_and_rank, "rarity": rarity_summary(res.rarity, cfg.k_mid),
+        "training": {"wall_s": res.train_s}, "wall_s": res.wall_s,
     }
-
-
-def describe(m: dict) -> str:
-    """Plain-language reading of the measured numbers."""
-    lines = [f"{m['scale']}: {m['dataset']}, V={m['vocab_size']}, S={m['seq_len']}, prefixes k = {m['ks']}"]
-    for cv in m["convergence"]:
-        if cv["k"] != m["duplication_slope"]["k"]:
-            continue
-        lines.append(f"{cv['n_params']:,} params, k={cv['k']}: train - held-out extraction {cv['gap_first']:+.2f} at "
-                     f"n={cv['n_first']}, {cv['gap_last']:+.2f} at n={cv['n_last']}"
-                     + (f" (dataset/capacity {cv['ratio_last']:.1f})" if cv["ratio_last"] else ""))
-    d = m["duplication_slope"]
-    lines.append(f"duplication ({d['n_params']:,} params, k={d['k']}): extraction rate {d['slope_per_doubling_of_r']:+.3f} "
-                 f"per doubling of r (95% CI {d['ci_low']:+.3f} to {d['ci_high']:+.3f})")
-    ex = {round(e["r"]): e["exposure"] for e in m["exposure"]}
-    lines.append(f"canary exposure (bits, of {m['canary_candidates']:,} candidates): "
-                 + ", ".join(f"r={r}: {v:.1f}" for r, v in ex.items())
-                 + f"; extrapolated vs exact: median |error| {m['exposure_extrapolation_error']:.2f} bits")
-    g = m["generate_and_rank"]
-    for key, what in (("precision_at_top", "all"), ("precision_at_top_natural", "not the canary template")):
-        lines.append(f"generate-and-rank ({g['n_unique']} distinct of {g['n_samples']} samples, {what}), precision of "
-                     f"the top {g['top']}: " + ", ".join(f"{k} {v['precision_rate']:.2f}" for k, v in g[key].items()))
-    r = m["rarity"]
-    if r["n"]:
-        sp = r["spearman_idf_within_cell_vs_matched"]
-        lines.append(f"rarity (k={r['k']}, duplicated sequences in cells with mixed outcomes {r['cells']}): mean IDF "
-                     f"{r['mean_idf_extracted']:.2f} extracted vs {r['mean_idf_not_extracted']:.2f} not; Spearman(IDF "
-                     f"within cell, tokens reproduced) = {sp['rho']:+.2f} (95% CI {sp['ci_low']:+.2f} to {sp['ci_high']:+.2f})")
-    lines.append(f"training time of this notebook's own runs (from an empty run store): {m['training']['wall_s'] / 60:.1f} min")
-    return "\n".join(lines)
 
 
 def capacity_ratios() -> dict:

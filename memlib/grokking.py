@@ -146,13 +146,14 @@ class GrokConfig(Experiment):
         check_number(self.steps, "steps", 1, integer=True)
         check_number(self.sweep_steps, "sweep_steps", 1, integer=True)
         check_number(self.alpha, "alpha", 0)
-        self.train(0.0, self.steps)
+        self.train_config(0.0, self.steps)
         self.model(self.d_model)
 
     def model(self, d_model: int) -> GrokGPTConfig:
         return GrokGPTConfig(vocab_size=self.p, seq_len=3, n_layer=self.n_layer, d_model=d_model)
 
-    def train(self, weight_decay: float, steps: int) -> TrainConfig:
+    def train_config(self, weight_decay: float, steps: int) -> TrainConfig:
+        """Full-batch AdamW for a fixed number of steps at constant learning rate after warmup."""
         return TrainConfig(lr=self.lr, weight_decay=weight_decay, betas=self.betas, warmup=self.warmup,
                            batch_size=self.p * self.p, stop="steps", max_steps=steps, eval_every=self.eval_every,
                            decay_frac=0.0)
@@ -164,11 +165,11 @@ class GrokConfig(Experiment):
         wd = self.weight_decay if weight_decay is None else weight_decay
         seeds = self.seeds if weight_decay is None else self.ablation_seeds
         return [Run(model=self.model(self.d_model), data=ModularAddition(self.p, self.n_train(self.train_frac), s),
-                    train=self.train(wd, self.steps), seed=s) for s in seeds]
+                    train=self.train_config(wd, self.steps), seed=s) for s in seeds]
 
     def sweep_runs(self) -> list[Run]:
         return [Run(model=self.model(d), data=ModularAddition(self.p, self.n_train(f), self.seeds[0]),
-                    train=self.train(self.weight_decay, self.sweep_steps), seed=self.seeds[0])
+                    train=self.train_config(self.weight_decay, self.sweep_steps), seed=self.seeds[0])
                 for d in self.sweep_d_models for f in self.sweep_fracs]
 
     def capacity_alpha(self) -> tuple[float, str]:
@@ -179,10 +180,6 @@ class GrokConfig(Experiment):
 def first_step(history, key, threshold=0.99):
     """The first logged step where history[key] >= threshold, or None."""
     return next((h["step"] for h in history if h[key] >= threshold), None)
-
-
-def train(runs, cfg: GrokConfig) -> list[dict]:
-    return cfg.train(runs, monitor)
 
 
 def curves(runs, results) -> pd.DataFrame:
@@ -225,53 +222,43 @@ def transition(df: pd.DataFrame) -> dict:
             "largest_ratio_not_generalized": None if hi_fail is None else float(hi_fail)}
 
 
-def _steps(df):
+def per_seed(df: pd.DataFrame) -> list[dict]:
+    """steps_table's rows as records: seed, the steps train and test accuracy first passed 99% (None: never),
+    final test accuracy."""
     return [{"seed": int(r.seed), "memorize_step": None if pd.isna(r.memorize_step) else int(r.memorize_step),
              "generalize_step": None if pd.isna(r.generalize_step) else int(r.generalize_step),
              "final_test_acc": float(r.final_test_acc)} for r in df.itertuples()]
 
 
-def summarize(cfg: GrokConfig, steps, steps0, ratios, alpha, alpha_source, verdict) -> dict:
+@dataclass
+class GrokResult:
+    """What notebook 02 measured, for `summarize`."""
+
+    steps: pd.DataFrame  # steps_table of the classic runs (weight decay cfg.weight_decay)
+    steps_no_wd: pd.DataFrame  # steps_table of the same runs with weight decay 0 (cfg.ablation_seeds)
+    ratios: pd.DataFrame  # ratio_table of the capacity-ratio sweep
+    alpha: float  # bits/param of the ratio
+    alpha_source: str  # where alpha came from (cfg.capacity_alpha())
+
+
+def summarize(cfg: GrokConfig, res: GrokResult) -> dict:
+    """The notebook's metrics: when each classic run memorized and generalized, with and without weight decay,
+    and the capacity-ratio sweep with its `transition`."""
+    steps, steps0 = per_seed(res.steps), per_seed(res.steps_no_wd)
     return {
         "scale": cfg.scale, "p": cfg.p, "train_frac": cfg.train_frac, "d_model": cfg.d_model,
-        "n_params": int(steps.n_params.iloc[0]), "weight_decay": cfg.weight_decay, "steps": cfg.steps,
-        "memorize_step": [s["memorize_step"] for s in _steps(steps)],
-        "generalize_step": [s["generalize_step"] for s in _steps(steps)],
-        "per_seed": _steps(steps),
+        "n_params": int(res.steps.n_params.iloc[0]), "weight_decay": cfg.weight_decay, "steps": cfg.steps,
+        "memorize_step": [s["memorize_step"] for s in steps],
+        "generalize_step": [s["generalize_step"] for s in steps],
+        "per_seed": steps,
         "weight_decay_ablation": {"weight_decay": 0.0,
-                                  "memorize_step": [s["memorize_step"] for s in _steps(steps0)],
-                                  "generalize_step": [s["generalize_step"] for s in _steps(steps0)],
-                                  "final_test_acc": [s["final_test_acc"] for s in _steps(steps0)]},
-        "alpha": alpha, "alpha_source": alpha_source,
+                                  "memorize_step": [s["memorize_step"] for s in steps0],
+                                  "generalize_step": [s["generalize_step"] for s in steps0],
+                                  "final_test_acc": [s["final_test_acc"] for s in steps0]},
+        "alpha": res.alpha, "alpha_source": res.alpha_source,
         "ratio_sweep": [{"ratio": float(r.ratio), "n_train": int(r.n_train), "n_params": int(r.n_params),
                          "d_model": int(r.d_model),
                          "generalize_step": None if pd.isna(r.generalize_step) else int(r.generalize_step),
-                         "final_test_acc": float(r.final_test_acc)} for r in ratios.itertuples()],
-        "transition": verdict,
+                         "final_test_acc": float(r.final_test_acc)} for r in res.ratios.itertuples()],
+        "transition": transition(res.ratios),
     }
-
-
-def describe(m: dict) -> str:
-    """Plain-language summary of measured metrics."""
-    gs = [g for g in m["generalize_step"] if g is not None]
-    lines = [f"scale={m['scale']}: p={m['p']}, {100 * m['train_frac']:.0f}% of pairs, d_model={m['d_model']}, "
-             f"{m['n_params']} params, {m['steps']} steps"]
-    lines.append(f"weight decay {m['weight_decay']}: train 99% at steps {m['memorize_step']}, "
-                 f"test 99% at {m['generalize_step']}")
-    lines.append(f"weight decay 0: train 99% at {m['weight_decay_ablation']['memorize_step']}, test 99% at "
-                 f"{m['weight_decay_ablation']['generalize_step']} (None: not within the budget)")
-    if gs:
-        lines.append(f"grokking delay (test - train step), mean over seeds that generalized: "
-                     f"{np.mean([g - t for g, t in zip(m['generalize_step'], m['memorize_step']) if g is not None and t is not None]):.0f} steps")
-    t = m["transition"]
-    lines.append(f"capacity test (alpha={m['alpha']:.2f} from {m['alpha_source']}): share generalized below ratio 1: "
-                 f"{t['generalized_share_below_1']}, at or above 1: {t['generalized_share_above_1']}; "
-                 f"smallest ratio that generalized {t['smallest_ratio_generalized']}, largest that did not "
-                 f"{t['largest_ratio_not_generalized']}")
-    below, above = t["generalized_share_below_1"], t["generalized_share_above_1"]
-    if below is not None and above is not None:
-        supported = above > below
-        lines.append("verdict: the sweep " + ("supports" if supported else "does not support")
-                     + " generalization setting in as dataset bits / capacity crosses 1 "
-                     f"({100 * (above or 0):.0f}% of models at or above 1 reach 99% test accuracy, {100 * (below or 0):.0f}% below)")
-    return "\n".join(lines)

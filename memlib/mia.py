@@ -1,27 +1,19 @@
-"""Membership inference and its scaling law (Morris et al. 2025 §5.2; Carlini et al. 2022; Shi et al. 2023;
-REFERENCE.md §5).
+"""Membership inference and its scaling law (Morris et al. 2025 §5.2; REFERENCE.md §5): was this sequence in the
+model's training set? On notebook 03's corpus and training recipe:
 
-Was this sequence in the model's training set? On notebook 03's corpus and training recipe:
-
-- **targets**: a grid of model sizes × nested training-set sizes × seeds (notebook 03's runs, from the run
-  store, plus a second seed and a fourth, smaller size trained here). Members are a target's own training
-  sequences, non-members sequences of the same pool that no target saw (the pool is one random permutation
-  of the training documents' sequences, so the two are drawn from one distribution), balanced;
-- **attacks** (generic: functions of per-example score arrays, higher = "member"): the loss threshold
-  (the paper's), the loss calibrated by a reference model's loss, the zlib ratio, Min-K% probability,
-  offline LiRA against reference models that never saw any evaluated sequence (per-example and fixed
-  variance), and blind baselines that never query the target (zlib entropy alone; the reference alone);
-- **metrics**: AUC and TPR at 1% / 0.1% FPR (tie-aware, with the FPR reached and a Clopper–Pearson
-  interval) on all evaluated sequences; F1 on an evaluation half with the threshold set on the other
-  (calibration) half;
-- **the law**: F1 = ½(1 + c1·σ(c2·(x + c3))), x = capacity / |D| (capacity = α·params, α from notebook 01;
-  |D| in training sequences), and x = log10(capacity / |D|); constants with bootstrap standard errors,
-  R², out-of-sample error (leave one model size out; fit the smaller sizes, predict the larger), the
-  paper's printed constants on our grid and on its Table 2, and the dataset size at which F1 = 0.55 for
-  GPT-2-sized models.
+- **targets**: model sizes × nested training-set sizes × seeds (notebook 03's runs, from the run store, plus a second
+  seed and a smaller size trained here). Members are a target's own training sequences, non-members sequences of the
+  same pool that no target saw (one random permutation of the training documents' sequences: one distribution);
+- **attacks and metrics**: `memlib.attacks` (loss, reference-calibrated loss, zlib ratio, Min-K%, offline LiRA against
+  references that never saw any evaluated sequence, blind baselines; AUC, TPR at 1% / 0.1% FPR, calibrated F1);
+- **the law**: F1 = ½(1 + c1·σ(c2·(x + c3))), x = capacity / |D| (capacity = α·params, α from notebook 01; |D| in
+  training sequences), and x = log10(capacity / |D|); constants with bootstrap standard errors, R², out-of-sample
+  error (leave one model size out; fit the smaller sizes, predict the larger), the paper's printed constants on our
+  grid and on its Table 2, and the dataset size at which F1 = 0.55 for GPT-2-sized models.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -31,16 +23,15 @@ import pandas as pd
 import torch
 from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.special import expit
-from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score, roc_curve
 
+from memlib import attacks
 from memlib.config import check, check_number
-from memlib.experiment import Experiment
 from memlib.corpus import Corpus, TextSequences
 from memlib.corpus import zlib_bits as corpus_zlib_bits
 from memlib.data import lm_pair
 from memlib.engine import Run, Subset, evaluate
+from memlib.experiment import Experiment
 from memlib.models import n_params
-from memlib.stats import rate_ci
 from memlib.text import TextConfig, TextMonitor
 
 # Morris et al. 2025 §5.2 as printed (REFERENCE.md §5): targets to compare with, never our outputs.
@@ -77,6 +68,11 @@ class MiaConfig(Experiment):
     n_boot: int = 1000  # bootstrap resamples of the law fit
     f1_target: float = 0.55  # extrapolation: the F1 the dataset must bring the attack down to
 
+    def __post_init__(self):  # [n_layer, d_model] pairs from YAML or JSON: tuples, so the config stays hashable
+        if isinstance(self.sizes, (list, tuple)):
+            object.__setattr__(self, "sizes", tuple(tuple(s) if isinstance(s, list) else s for s in self.sizes))
+        super().__post_init__()
+
     def validate(self):
         super().validate()
         pair = lambda s: len(s) == 2 and all(isinstance(v, int) and v >= 1 for v in s)
@@ -96,7 +92,9 @@ class MiaConfig(Experiment):
         check_number(self.min_k, "min_k", 0, 1, lo_open=True)
         check_number(self.f1_target, "f1_target", 0.5, 1, lo_open=True)
 
+    @functools.cache
     def text(self) -> TextConfig:
+        """Notebook 03's config at this scale (built once per config)."""
         return TextConfig.from_params(self.scale, device=self.device, scheduler=self.scheduler)
 
     # --- where each sequence comes from (positions in the corpus pool) ---------------------------------
@@ -127,7 +125,7 @@ class MiaConfig(Experiment):
         runs = []
         for j in range(self.lira_refs):
             pick = np.random.default_rng([j, 16]).choice(np.arange(lo, hi), self.lira_n_train, replace=False)
-            runs.append(Run(model=t.model(*self.lira_size), data=data, train=t.train(), seed=j,
+            runs.append(Run(model=t.model(*self.lira_size), data=data, train=t.train_config(), seed=j,
                             subset=Subset(include=tuple(sorted(int(i) for i in pick)))))
         return runs
 
@@ -144,11 +142,8 @@ def train_all(cfg: MiaConfig, c: Corpus) -> list[dict]:
 
 def training_split(cfg: MiaConfig, c: Corpus) -> dict:
     """Training time (as recorded when each run was trained): this notebook's own runs, and the reused ones."""
-    t = cfg.text()
-    theirs = {r.run_id() for r in t.grid(c) + t.references(c)}
-    runs = cfg.all_runs(c)
-    own = [r for r in runs if r.run_id() not in theirs]
-    reused = [r for r in runs if r.run_id() in theirs]
+    theirs = {r.run_id() for r in cfg.text().grid(c) + cfg.text().references(c)}
+    own, reused = ([r for r in cfg.all_runs(c) if (r.run_id() in theirs) == shared] for shared in (False, True))
     return {"wall_s": cfg.training_seconds(own) if own else 0.0, "n_runs_trained_here": len({r.run_id() for r in own}),
             "n_runs_shared_with_03": len({r.run_id() for r in reused}),
             "shared_runs_wall_s": cfg.training_seconds(reused) if reused else 0.0}
@@ -175,99 +170,6 @@ def score_queries(cfg: MiaConfig, c: Corpus) -> dict:
             "logprobs": res["logprobs"], "zlib_bits": zlib_bits(c, rows), "m_max": m_max}
 
 
-# --- attacks: per-example scores, higher = "member" (generic: any arrays of per-example numbers) ---------
-def loss_score(nats: np.ndarray) -> np.ndarray:
-    """Loss threshold (Yeom et al. 2018; the paper's attack): low loss = member."""
-    return -np.asarray(nats, float)
-
-
-def reference_score(nats: np.ndarray, ref_nats: np.ndarray) -> np.ndarray:
-    """Loss calibrated by a reference model: how much lower the target's loss is than the reference's."""
-    return np.asarray(ref_nats, float) - np.asarray(nats, float)
-
-
-def zlib_ratio_score(nats: np.ndarray, zlib: np.ndarray) -> np.ndarray:
-    """Carlini et al. 2021: the target's code length relative to zlib's (bits / bits); low = member."""
-    return -(np.asarray(nats, float) / math.log(2)) / np.asarray(zlib, float)
-
-
-def min_k_score(logprobs: np.ndarray, k: float = 0.2) -> np.ndarray:
-    """Min-K% probability (Shi et al. 2023): mean log-probability of the k fraction of least likely tokens."""
-    lp = np.asarray(logprobs, float)
-    n = max(1, math.ceil(k * lp.shape[-1]))
-    return np.sort(lp, -1)[..., :n].mean(-1)
-
-
-def lira_offline_score(nats: np.ndarray, ref_nats: np.ndarray, fixed_variance: bool = False) -> np.ndarray:
-    """Offline LiRA (Carlini et al. 2022): how many standard deviations below the reference models' losses
-    (all trained without the example: the "out" distribution, a Gaussian per example) the target's loss
-    lies; one-sided, so monotone in this z-score. ref_nats: (R, N). With few references, Carlini et al.
-    recommend one variance shared by all examples (`fixed_variance`)."""
-    ref = np.asarray(ref_nats, float)
-    mu = ref.mean(0)
-    sd = np.full_like(mu, np.sqrt(ref.var(0, ddof=1).mean())) if fixed_variance else ref.std(0, ddof=1)
-    return (mu - np.asarray(nats, float)) / np.maximum(sd, 1e-6)
-
-
-def blind_zlib_score(zlib: np.ndarray) -> np.ndarray:
-    """Blind baseline: never queries the target; low zlib entropy = "member"."""
-    return -np.asarray(zlib, float)
-
-
-# --- metrics of an attack ---------------------------------------------------------------------------------
-def tpr_at_fpr(member: np.ndarray, nonmember: np.ndarray, target: float) -> dict:
-    """The largest TPR among thresholds whose FPR does not exceed `target` (ties count together: a threshold
-    cannot split tied scores), the FPR that threshold reaches, and a Clopper–Pearson 95% interval of the TPR."""
-    y = np.r_[np.ones(len(member)), np.zeros(len(nonmember))]
-    fpr, tpr, _ = roc_curve(y, np.r_[member, nonmember], drop_intermediate=False)
-    i = np.flatnonzero(fpr <= target + 1e-12).max()  # fpr and tpr are non-decreasing: the last is the largest
-    tp = int(round(tpr[i] * len(member)))
-    rate, lo, hi = rate_ci(tp, len(member))
-    return {"tpr": rate, "fpr_reached": float(fpr[i]), "ci_low": lo, "ci_high": hi}
-
-
-def calibration_split(n_member: int, n_nonmember: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean masks (calibration) over members and over non-members: a random half of each."""
-    g = np.random.default_rng([seed, 5])
-    out = []
-    for n in (n_member, n_nonmember):
-        m = np.zeros(n, bool)
-        m[g.permutation(n)[:n // 2]] = True
-        out.append(m)
-    return out[0], out[1]
-
-
-def calibrated_f1(member: np.ndarray, nonmember: np.ndarray, seed: int = 0) -> dict:
-    """F1 on an evaluation half, the threshold set on the other (calibration) half of members and non-members.
-
-    - `f1`: threshold = the calibration scores' median, i.e. call the top half "members" (the classes are
-      balanced): a blind guess scores 0.5, perfect separation 1, the range of the paper's law;
-    - `f1_best_threshold`: threshold maximizing F1 on the calibration half. A blind attack reaches 2/3 this
-      way by calling everything a member, so it cannot fall to 0.5."""
-    cm, cn = calibration_split(len(member), len(nonmember), seed)
-    cal_s, cal_y = np.r_[member[cm], nonmember[cn]], np.r_[np.ones(cm.sum()), np.zeros(cn.sum())]
-    ev_s, ev_y = np.r_[member[~cm], nonmember[~cn]], np.r_[np.ones((~cm).sum()), np.zeros((~cn).sum())]
-    med = np.median(cal_s)
-    prec, rec, thr = precision_recall_curve(cal_y, cal_s)  # predict "member" at score >= thr, every threshold
-    f1s = np.divide(2 * prec * rec, prec + rec, out=np.zeros_like(prec), where=prec + rec > 0)[:-1]
-    best = thr[np.argmax(f1s)]
-    return {"f1": f1_score(ev_y, ev_s > med), "f1_best_threshold": f1_score(ev_y, ev_s >= best),
-            "n_calibration": int(len(cal_s)), "n_evaluation": int(len(ev_s))}
-
-
-def attack_metrics(member: np.ndarray, nonmember: np.ndarray, seed: int = 0) -> dict:
-    """AUC, TPR at 1% and 0.1% FPR (with the FPR reached and intervals) and calibrated F1."""
-    member, nonmember = np.asarray(member, float), np.asarray(nonmember, float)
-    y = np.r_[np.ones(len(member)), np.zeros(len(nonmember))]
-    out = {"auc": roc_auc_score(y, np.r_[member, nonmember])}
-    for name, t in (("1pct", 0.01), ("0_1pct", 0.001)):
-        r = tpr_at_fpr(member, nonmember, t)
-        out.update({f"tpr_at_{name}_fpr": r["tpr"], f"fpr_reached_{name}": r["fpr_reached"],
-                    f"tpr_{name}_ci_low": r["ci_low"], f"tpr_{name}_ci_high": r["ci_high"]})
-    out.update(calibrated_f1(member, nonmember, seed))
-    return {**out, "n_members": len(member), "n_nonmembers": len(nonmember)}
-
-
 # --- the grid: every attack on every target ---------------------------------------------------------------
 def attack_scores(cfg: MiaConfig, q: dict, target: Run, ref: Run, lira: list[Run] | None) -> dict:
     """{attack: (member scores, non-member scores)} for one target (its first m members and m non-members)."""
@@ -275,13 +177,13 @@ def attack_scores(cfg: MiaConfig, q: dict, target: Run, ref: Run, lira: list[Run
     sel = np.r_[np.arange(m), q["m_max"] + np.arange(m)]
     i, j = q["index"][target.run_id()], q["index"][ref.run_id()]
     nats, ref_nats, zb = q["nats"][i, sel], q["nats"][j, sel], q["zlib_bits"][sel]
-    s = {"loss": loss_score(nats), "reference": reference_score(nats, ref_nats),
-         "zlib_ratio": zlib_ratio_score(nats, zb), "min_k": min_k_score(q["logprobs"][i, sel], cfg.min_k),
-         "blind_zlib": blind_zlib_score(zb), "blind_reference": loss_score(ref_nats)}
+    s = {"loss": attacks.loss_score(nats), "reference": attacks.reference_score(nats, ref_nats),
+         "zlib_ratio": attacks.zlib_ratio_score(nats, zb), "min_k": attacks.min_k_score(q["logprobs"][i, sel], cfg.min_k),
+         "blind_zlib": attacks.blind_zlib_score(zb), "blind_reference": attacks.loss_score(ref_nats)}
     if lira:
         refs = q["nats"][[q["index"][r.run_id()] for r in lira]][:, sel]
-        s["lira"] = lira_offline_score(nats, refs)
-        s["lira_fixed_variance"] = lira_offline_score(nats, refs, fixed_variance=True)
+        s["lira"] = attacks.lira_offline_score(nats, refs)
+        s["lira_fixed_variance"] = attacks.lira_offline_score(nats, refs, fixed_variance=True)
     return {k: (v[:m], v[m:]) for k, v in s.items()}
 
 
@@ -297,7 +199,7 @@ def grid(cfg: MiaConfig, c: Corpus, q: dict, alpha: float) -> pd.DataFrame:
         for name, (mem, non) in scores.items():
             rows.append(dict(n_layer=shape[0], d_model=shape[1], n_params=p, n_train=t.data.n_seqs, seed=t.seed,
                              attack=name, capacity_bits=alpha * p, x=alpha * p / t.data.n_seqs,
-                             **attack_metrics(mem, non, seed=k)))
+                             **attacks.attack_metrics(mem, non, seed=k)))
     return pd.DataFrame(rows)
 
 
@@ -307,11 +209,7 @@ def roc_points(cfg: MiaConfig, c: Corpus, q: dict, n_layer: int, d_model: int, n
              == (n_layer, d_model, n_train, seed))
     ref = next(r for r in cfg.references(c) if (r.model.n_layer, r.model.d_model) == (n_layer, d_model))
     lira = cfg.lira_runs(c) if (n_layer, d_model) == tuple(cfg.lira_size) else None
-    out = {}
-    for name, (mem, non) in attack_scores(cfg, q, t, ref, lira).items():
-        fpr, tpr, _ = roc_curve(np.r_[np.ones(len(mem)), np.zeros(len(non))], np.r_[mem, non])
-        out[name] = (fpr, tpr)
-    return out
+    return {name: attacks.roc(mem, non) for name, (mem, non) in attack_scores(cfg, q, t, ref, lira).items()}
 
 
 # --- the scaling law ----------------------------------------------------------------------------------------
@@ -326,13 +224,6 @@ FORMS = {  # name -> (what x is, x from capacity / |D|)
 }
 
 
-def _fit_once(x, y, p0):
-    with warnings.catch_warnings():  # the covariance is not used (uncertainty comes from the bootstrap)
-        warnings.simplefilter("ignore", OptimizeWarning)
-        p, _ = curve_fit(law, x, y, p0=p0, maxfev=3000)
-    return p, float(((law(x, *p) - y) ** 2).sum())
-
-
 def fit_law(x: np.ndarray, y: np.ndarray, p0=None) -> dict:
     """Least-squares constants (c1, c2, c3), from several starting points (the loss surface has flat
     directions), with R²; `p0` (a previous fit) is tried first and alone when given."""
@@ -343,9 +234,12 @@ def fit_law(x: np.ndarray, y: np.ndarray, p0=None) -> dict:
     best = None
     for st in starts:
         try:
-            p, sse = _fit_once(x, y, st)
+            with warnings.catch_warnings():  # the covariance is not used (uncertainty comes from the bootstrap)
+                warnings.simplefilter("ignore", OptimizeWarning)
+                p, _ = curve_fit(law, x, y, p0=st, maxfev=3000)
         except (RuntimeError, ValueError):
             continue
+        sse = float(((law(x, *p) - y) ** 2).sum())
         if np.all(np.isfinite(p)) and (best is None or sse < best[1]):
             best = (p, sse)
     if best is None:
@@ -435,27 +329,19 @@ def paper_constants_check(pts: pd.DataFrame, fits: dict, alpha: float) -> dict:
 
     Table 2's x is the paper's own: 3.6·params / |D|. On our grid x is α·params / |D| with our α. The law form
     refitted to Table 2's six observed F1 values shows what constants that table implies."""
-    tab = []
-    for p, d, pred, obs in PAPER_TABLE2:
-        x = PAPER_ALPHA * p / d
-        row = {"source": "paper Table 2", "n_params": p, "n_train": d, "x": x, "paper_predicted_f1": pred,
-               "observed_f1": obs, "printed_constants_f1": float(law(x, **PAPER_CONSTANTS))}
-        for form, f in fits.items():
-            row[f"our_{form}_fit_f1"] = float(law(FORMS[form][1](x), *_constants(f)))
-        tab.append(row)
+    def row(source, p, d, x, obs, **extra):  # one point: what the printed constants and each refit predict there
+        return {"source": source, "n_params": p, "n_train": d, "x": x, **extra, "observed_f1": obs,
+                "printed_constants_f1": float(law(x, **PAPER_CONSTANTS)),
+                **{f"our_{form}_fit_f1": float(law(FORMS[form][1](x), *_constants(f))) for form, f in fits.items()}}
+
+    tab = [row("paper Table 2", p, d, PAPER_ALPHA * p / d, obs, paper_predicted_f1=pred) for p, d, pred, obs in PAPER_TABLE2]
     xs, obs = np.array([r["x"] for r in tab]), np.array([r["observed_f1"] for r in tab])
     on_table = fit_law(xs, obs)
     pts = pts.assign(**{f"oos_{form}": f["_oos_pred"] for form, f in fits.items()})
     ours = pts.groupby(["n_params", "n_train"], as_index=False).agg(
         x=("x", "mean"), observed_f1=("f1", "mean"), **{f"oos_{form}": (f"oos_{form}", "mean") for form in fits})
-    mine = []
-    for _, r in ours.iterrows():
-        row = {"source": "this grid (mean of seeds)", "n_params": int(r.n_params), "n_train": int(r.n_train), "x": r.x,
-               "observed_f1": r.observed_f1, "printed_constants_f1": float(law(r.x, **PAPER_CONSTANTS))}
-        for form, f in fits.items():
-            row[f"our_{form}_fit_f1"] = float(law(FORMS[form][1](r.x), *_constants(f)))
-            row[f"our_{form}_fit_f1_out_of_sample"] = float(r[f"oos_{form}"])
-        mine.append(row)
+    mine = [row("this grid (mean of seeds)", int(r.n_params), int(r.n_train), r.x, r.observed_f1,
+                **{f"our_{form}_fit_f1_out_of_sample": float(r[f"oos_{form}"]) for form in fits}) for _, r in ours.iterrows()]
     rmse = lambda rows, k: float(np.sqrt(np.mean([(r[k] - r["observed_f1"]) ** 2 for r in rows])))
     return {"paper_table2": tab, "ours": mine, "printed_constants": PAPER_CONSTANTS, "paper_alpha": PAPER_ALPHA,
             "our_alpha": alpha,
@@ -491,11 +377,11 @@ def extrapolate(fits: dict, alpha: float, f1_target: float = 0.55) -> list[dict]
 # --- the notebook's metrics ---------------------------------------------------------------------------------
 def beats_blind(g: pd.DataFrame) -> pd.DataFrame:
     """Per target attack and cell: AUC minus the better blind baseline's, and whether it exceeds twice the AUC's
-    standard error under no signal, √((n1 + n2 + 1) / (12·n1·n2)) (Mann–Whitney)."""
+    standard error under no signal (`attacks.null_auc_se`)."""
     key = ["n_params", "n_train", "seed"]
     blind = g[g.attack.isin(BLIND_ATTACKS)].groupby(key).auc.max().rename("blind_auc")
     d = g[~g.attack.isin(BLIND_ATTACKS)].join(blind, on=key)
-    se0 = np.sqrt((d.n_members + d.n_nonmembers + 1) / (12 * d.n_members * d.n_nonmembers))
+    se0 = attacks.null_auc_se(d.n_members, d.n_nonmembers)
     d = d.assign(margin=d.auc - d.blind_auc, beats=(d.auc - d.blind_auc) > 2 * se0)
     return d
 
@@ -522,14 +408,23 @@ def lira_comparison(g: pd.DataFrame, lira_size: tuple) -> list[dict]:
     return [{"n_train": int(n), **{f"{m}_{a}": float(t.loc[n, (m, a)]) for m, a in t.columns}} for n in t.index]
 
 
-def summarize(cfg: MiaConfig, c: Corpus, g: pd.DataFrame, fits: dict, check_: dict, extra: list, alpha: float,
-              alpha_source: str, train: dict, wall_s: float) -> dict:
-    t = cfg.text()
-    b = cfg.bounds(c)
-    keep = ["n_layer", "d_model", "n_params", "n_train", "seed", "attack", "auc", "tpr_at_1pct_fpr",
-            "fpr_reached_1pct", "tpr_1pct_ci_low", "tpr_1pct_ci_high", "tpr_at_0_1pct_fpr", "fpr_reached_0_1pct",
-            "tpr_0_1pct_ci_low", "tpr_0_1pct_ci_high", "f1", "f1_best_threshold", "n_members", "n_nonmembers",
-            "capacity_bits", "x"]
+@dataclass(frozen=True, eq=False)
+class MiaResults:
+    """What notebook 05 measured, for `summarize`."""
+    corpus: Corpus  # notebook 03's corpus (where the queries come from)
+    grid: pd.DataFrame  # `grid`: one row per (target, attack)
+    fits: dict  # `fit_forms`: the law fitted in each form
+    paper_check: dict  # `paper_constants_check`
+    extrapolation: list  # `extrapolate`
+    alpha: float  # capacity per parameter (bits), from notebook 01
+    alpha_source: str  # where alpha came from
+    training: dict  # `training_split`
+    wall_s: float  # this session's training time
+
+
+def summarize(cfg: MiaConfig, res: MiaResults) -> dict:
+    """The notebook's metrics (written to metrics/05_mia_scaling_law.json)."""
+    t, b, g = cfg.text(), cfg.bounds(res.corpus), res.grid
     return {
         "scale": cfg.scale, "dataset": t.dataset, "vocab_size": t.vocab_size, "seq_len": t.seq_len,
         "sizes": [list(s) for s in cfg.sizes], "n_params": sorted({int(v) for v in g.n_params}),
@@ -544,103 +439,10 @@ def summarize(cfg: MiaConfig, c: Corpus, g: pd.DataFrame, fits: dict, check_: di
         "lira": {"size": list(cfg.lira_size), "n_params": n_params(t.model(*cfg.lira_size)), "refs": cfg.lira_refs,
                  "n_train_per_ref": cfg.lira_n_train, "population": list(b["population"]),
                  "cells": "every target of this size (both seeds, every n); other sizes have no LiRA"},
-        "min_k": cfg.min_k, "alpha_bits_per_param": alpha, "alpha_source": alpha_source,
-        "grid": g[keep].to_dict("records"),
+        "min_k": cfg.min_k, "alpha_bits_per_param": res.alpha, "alpha_source": res.alpha_source,
+        "grid": g.drop(columns=["n_calibration", "n_evaluation"]).to_dict("records"),
         "attacks": attack_summary(g), "lira_comparison": lira_comparison(g, cfg.lira_size),
-        "law_fit": {form: {k: v for k, v in f.items() if not k.startswith("_")} for form, f in fits.items()},
-        "paper_constants_check": check_, "extrapolation": extra,
-        "training": train, "wall_s": wall_s,
+        "law_fit": {form: {k: v for k, v in f.items() if not k.startswith("_")} for form, f in res.fits.items()},
+        "paper_constants_check": res.paper_check, "extrapolation": res.extrapolation,
+        "training": res.training, "wall_s": res.wall_s,
     }
-
-
-def _fmt_n(n) -> str:
-    return "never (the fit does not reach it)" if n is None or not np.isfinite(n) else f"{n:.3g}"
-
-
-def _f(v, spec: str = ".3g") -> str:
-    """A number for a sentence; 'n/a' where the metrics hold none (a NaN, written as null)."""
-    return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
-
-
-def describe(m: dict) -> str:
-    """Plain-language reading of the measured numbers."""
-    lines = [f"{m['scale']}: {m['dataset']}, V={m['vocab_size']}, S={m['seq_len']}; targets of {m['n_params']} params "
-             f"on n = {m['n_trains']} sequences, seeds {m['seeds']}; α = {m['alpha_bits_per_param']:.2f} bits/param "
-             f"from {m['alpha_source']}"]
-    for a in m["attacks"]:
-        beat = f", beats the blind baselines in {a['cells_beating_blind']} of {a['n_cells']} cells" \
-            if "cells_beating_blind" in a else " (blind baseline: never queries the target)"
-        lines.append(f"{a['attack']}: AUC {a['mean_auc']:.3f} on average (range {a['min_auc']:.3f}-{a['max_auc']:.3f}), "
-                     f"TPR at 1% FPR {a['mean_tpr_at_1pct_fpr']:.3f}, at 0.1% {a['mean_tpr_at_0_1pct_fpr']:.3f}, "
-                     f"F1 {a['mean_f1']:.3f}{beat}")
-    for form, f in m["law_fit"].items():
-        o = f["out_of_sample"]
-        lines.append(f"law, x = {f['x']}: c1 = {_f(f['c1'])} ± {_f(f['se']['c1'], '.2g')}, c2 = {_f(f['c2'])} ± "
-                     f"{_f(f['se']['c2'], '.2g')}, c3 = {_f(f['c3'])} ± {_f(f['se']['c3'], '.2g')}; R² {_f(f['r2'], '.3f')}, "
-                     f"RMSE {_f(f['rmse'], '.3f')}; out of sample (leave one size out) RMSE "
-                     f"{_f(o['leave_one_size_out_rmse'], '.3f')}, smaller sizes -> larger RMSE "
-                     f"{_f(o['small_to_large']['rmse'], '.3f')}")
-    p = m["paper_constants_check"]
-    lines.append(f"the paper's printed constants give F1 " + ", ".join(f"{r['printed_constants_f1']:.2f}"
-                                                                        for r in p["paper_table2"])
-                 + f" on its Table 2 rows (observed " + ", ".join(f"{r['observed_f1']:.2f}" for r in p["paper_table2"])
-                 + f"; RMSE {p['printed_constants_rmse_on_paper_table2']:.3f}) and RMSE "
-                 f"{p['printed_constants_rmse_on_ours']:.3f} on our grid")
-    r = p["law_refit_to_paper_table2"]
-    lines.append(f"the law refitted to Table 2's observed F1: c1 = {_f(r['c1'])}, c2 = {_f(r['c2'])}, "
-                 f"c3 = {_f(r['c3'])} (RMSE {_f(r['rmse'], '.3f')})")
-    for e in m["extrapolation"]:
-        if e["alpha_source"] != "ours":
-            continue
-        lines.append(f"extrapolation ({e['form']} fit, α ours): F1 = {e['f1']} for {e['n_params']:.4g} params at "
-                     f"|D| = {_fmt_n(e['n_train_sequences'])} sequences (95% CI {_fmt_n(e['ci_low'])} to "
-                     f"{_fmt_n(e['ci_high'])}); the paper: {e['paper_n_train']:.4g}")
-    tr = m["training"]
-    lines.append(f"training: {tr['n_runs_trained_here']} runs trained here in {tr['wall_s'] / 60:.1f} min, "
-                 f"{tr['n_runs_shared_with_03']} reused from notebook 03's store")
-    return "\n".join(lines)
-
-
-def beside_paper(m: dict) -> pd.DataFrame:
-    """The comparison table: the paper's statement or number (a target) beside ours (measured)."""
-    p, f = m["paper_constants_check"], m["law_fit"]
-    at = {a["attack"]: a for a in m["attacks"]}
-    lin, lg = f["linear"], f["log10"]
-    ext = {(e["form"], e["n_params"]): e for e in m["extrapolation"] if e["alpha_source"] == "ours"}
-    rows = [
-        ("loss-threshold F1 falls from ~1 to 0.5 as data per capacity grows",
-         "sigmoid in capacity/|D| (Fig. 7)",
-         f"F1 {max(r['observed_f1'] for r in p['ours']):.2f} at the most capacity per sequence, "
-         f"{min(r['observed_f1'] for r in p['ours']):.2f} at the least"),
-        ("law constants (c1, c2, c3), x = capacity/|D|", "1.34, -0.034, -33.14 (printed)",
-         f"{_f(lin['c1'])} ± {_f(lin['se']['c1'], '.2g')}, {_f(lin['c2'])} ± {_f(lin['se']['c2'], '.2g')}, "
-         f"{_f(lin['c3'])} ± {_f(lin['se']['c3'], '.2g')} (R² {_f(lin['r2'], '.2f')})"),
-        ("alternative x = log10(capacity/|D|)", "—",
-         f"{_f(lg['c1'])}, {_f(lg['c2'])}, {_f(lg['c3'])} (R² {_f(lg['r2'], '.2f')}); out of sample RMSE "
-         f"{_f(lg['out_of_sample']['leave_one_size_out_rmse'], '.3f')} (log) vs "
-         f"{_f(lin['out_of_sample']['leave_one_size_out_rmse'], '.3f')} (linear)"),
-        ("printed constants on the paper's own Table 2", "predicted 0.55/0.75/0.95 per model",
-         "gives " + "/".join(f"{r['printed_constants_f1']:.2f}" for r in p["paper_table2"][:3])
-         + f" (RMSE vs observed {p['printed_constants_rmse_on_paper_table2']:.3f})"),
-        ("printed constants on our grid", "—", f"RMSE {p['printed_constants_rmse_on_ours']:.3f}"),
-        ("stronger attacks than the loss threshold", "LiRA, zlib, Min-K% (Carlini 2022, Shi 2023)",
-         ", ".join(f"{a} AUC {at[a]['mean_auc']:.3f}" for a in at)),
-    ]
-    for (form, params), e in sorted(ext.items()):
-        rows.append((f"|D| at F1 = {e['f1']} for {params:.4g} params ({form} fit)", f"{e['paper_n_train']:.4g}",
-                     f"{_fmt_n(e['n_train_sequences'])} (95% CI {_fmt_n(e['ci_low'])} to {_fmt_n(e['ci_high'])})"))
-    return pd.DataFrame(rows, columns=["claim or quantity", "paper (target)", "here (measured)"])
-
-
-def predicted_vs_observed(m: dict, form: str = "linear") -> pd.DataFrame:
-    """The paper's Table 2 format: params, |D|, predicted F1, observed F1 (theirs, then ours)."""
-    p = m["paper_constants_check"]
-    rows = [{"source": r["source"], "params": r["n_params"], "|D|": r["n_train"], "x": r["x"],
-             "predicted (paper's column)": r["paper_predicted_f1"], "printed constants": r["printed_constants_f1"],
-             f"our {form} fit": r[f"our_{form}_fit_f1"], "observed": r["observed_f1"]} for r in p["paper_table2"]]
-    rows += [{"source": r["source"], "params": r["n_params"], "|D|": r["n_train"], "x": r["x"],
-              "predicted (paper's column)": None, "printed constants": r["printed_constants_f1"],
-              f"our {form} fit": r[f"our_{form}_fit_f1"],
-              f"our {form} fit, this size left out": r[f"our_{form}_fit_f1_out_of_sample"],
-              "observed": r["observed_f1"]} for r in p["ours"]]
-    return pd.DataFrame(rows)

@@ -30,18 +30,21 @@ Training, evaluation and masks are the engine's.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
 from memlib import diet, scores
 from memlib.config import check, check_number
 from memlib.experiment import Experiment
 from memlib.diet import DietConfig
 from memlib.engine import Init, Mask, Run, TrainConfig, evaluate
+from memlib.engine.masks import prunable
 from memlib.images import accuracy_monitor
-from memlib.models import GPTConfig, n_params
+from memlib.models import REGISTRY, GPTConfig, n_params
 from memlib.tasks import FactsAndICL, answer_correct, answer_monitor
 
 REWINDS = ("lr", "weights")
@@ -86,12 +89,10 @@ class PruningConfig(Experiment):
 
     def validate(self):
         super().validate()
-        check_number(self.noise, "noise", 0, 1, lo_open=True)
-        check(self.noise < 1, "noise", self.noise, "a fraction in (0, 1)")
-        check_number(self.rate, "rate", 0, 1, lo_open=True)
-        check(self.rate < 1, "rate", self.rate, "a fraction in (0, 1) of the remaining weights")
-        check_number(self.target, "target", 0, 1, lo_open=True)
-        check(self.target < 1, "target", self.target, "a sparsity in (0, 1)")
+        for f, what in (("noise", "a fraction in (0, 1)"), ("rate", "a fraction in (0, 1) of the remaining weights"),
+                        ("target", "a sparsity in (0, 1)")):
+            v = getattr(self, f)
+            check(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1, f, v, what)
         check(len(self.rewinds) >= 1 and set(self.rewinds) <= set(REWINDS), "rewinds", self.rewinds,
               f"a non-empty list of {REWINDS}")
         for f in ("seeds", "task_seeds"):
@@ -109,10 +110,12 @@ class PruningConfig(Experiment):
         self.tasks()
 
     # --- noisy labels ---------------------------------------------------------------------
+    @functools.cache
     def diet(self) -> DietConfig:
         """Notebook 06's experiment at this scale: its data, model and training schedule."""
         return DietConfig(scale=self.scale, **DietConfig.SCALES[self.scale], device=self.device, scheduler=self.scheduler)
 
+    @functools.cache
     def image_data(self):
         return self.diet().data(noisy=True).replace(noise=self.noise)
 
@@ -145,10 +148,12 @@ class PruningConfig(Experiment):
         return [self.dense_image_run(seed, m.replace(width=self.control_width(s))) for s in self.round_sparsities()]
 
     # --- facts vs in-context learning -------------------------------------------------------------------
+    @functools.cache
     def tasks(self) -> FactsAndICL:
         return FactsAndICL(n_names=self.n_names, n_facts=self.n_facts, n_pairs=self.n_pairs, key_order=self.key_order,
                            fact_copies=self.fact_copies, n_icl=self.n_icl, n_test=self.n_test)
 
+    @functools.cache
     def gpt(self) -> GPTConfig:
         t = self.tasks()
         return GPTConfig(vocab_size=t.vocab_size, seq_len=t.seq_len, n_layer=self.n_layer, d_model=self.d_model)
@@ -177,10 +182,6 @@ class PruningConfig(Experiment):
 # --- pruning as runs ----------------------------------------------------------------------------
 def prunable_count(model) -> int:
     """How many weights global magnitude pruning ranks (engine.masks.prunable: >= 2-d `*.weight`, no embeddings)."""
-    import torch
-
-    from memlib.engine.masks import prunable
-    from memlib.models import REGISTRY
     with torch.device("meta"):
         m = REGISTRY[type(model)](model)
     return sum(p.numel() for n, p in m.named_parameters() if prunable(n, p.shape))
@@ -220,17 +221,13 @@ def image_plan(cfg: PruningConfig) -> list[tuple[dict, Run]]:
     return plan
 
 
-def train_images(cfg: PruningConfig, runs: list[Run]) -> list[dict]:
-    return cfg.train(runs, accuracy_monitor)
-
-
 def noisy_labels(cfg: PruningConfig) -> tuple[pd.DataFrame, np.ndarray]:
     """Train every run of `image_plan` and measure it: one row per run (kind, rewind, sparsity, seed, nonzero
     parameters, test accuracy, training accuracy on the clean and on the relabelled examples, and how many
     relabelled examples it gives their true class); and whether each run fits each training example, (R, N)."""
     plan = image_plan(cfg)
     runs = [r for _, r in plan]
-    train_images(cfg, runs)
+    cfg.train(runs, accuracy_monitor)
     data = cfg.image_data()
     test = evaluate(runs, data.test_split(), device=cfg.device, outputs=("correct",))["correct"].mean(1)
     ev = evaluate(runs, data, device=cfg.device, outputs=("correct", "logits"))
@@ -271,6 +268,11 @@ def helps(df: pd.DataFrame, rewind: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pruning_vs_dense(cfg: PruningConfig, df: pd.DataFrame) -> pd.DataFrame:
+    """`helps` for every rewind of `cfg`, one table."""
+    return pd.concat([helps(df, rw) for rw in cfg.rewinds])
+
+
 def memorization_06(cfg: PruningConfig) -> np.ndarray:
     """Notebook 06's Feldman-Zhang memorization score of each training image (its clean-label subset models at
     this scale: the same images and split), (N,) in the order of `cfg.image_data().indices()`; NaN where no
@@ -305,6 +307,11 @@ def flips(cfg: PruningConfig, df: pd.DataFrame, fitted: np.ndarray, mem: np.ndar
                          mem_kept_clean=float(mm[ck].mean()) if ck.any() else np.nan,
                          auroc_mem=scores.auroc(mm[cl | ck], cl[cl | ck]) if cl.any() and ck.any() else np.nan))
     return pd.DataFrame(rows)
+
+
+def all_flips(cfg: PruningConfig, df: pd.DataFrame, fitted: np.ndarray, mem: np.ndarray) -> pd.DataFrame:
+    """`flips` for every rewind of `cfg`, one table."""
+    return pd.concat([flips(cfg, df, fitted, mem, rw) for rw in cfg.rewinds], ignore_index=True)
 
 
 # --- facts vs in-context learning: train and measure --------------------------------------------
@@ -348,12 +355,21 @@ def all_runs(cfg: PruningConfig) -> list[Run]:
     return [r for _, r in image_plan(cfg)] + [r for _, r in task_plan(cfg)] + [cfg.task_run(s) for s in cfg.task_seeds]
 
 
-def summarize(cfg: PruningConfig, noise_df: pd.DataFrame, flip_df: pd.DataFrame, task_df: pd.DataFrame,
-              wall_s: float, train_s: float) -> dict:
-    d = cfg.diet()
+@dataclass
+class PruningResults:
+    """What notebook 08 measured, for `summarize`."""
+    noise: pd.DataFrame  # noisy_labels: one row per image run
+    flips: pd.DataFrame  # all_flips: per rewind and sparsity
+    tasks: pd.DataFrame  # facts_vs_icl: one row per GPT run
+    wall_s: float  # this session
+    train_s: float  # the runs' training time as the store recorded it (from an empty store)
+
+
+def summarize(cfg: PruningConfig, res: PruningResults) -> dict:
+    """The notebook's metrics."""
+    d, noise_df, task_df = cfg.diet(), res.noise, res.tasks
     rows = lambda df, keys: df[list(keys)].to_dict("records")
     pruned = noise_df[noise_df.kind == "pruned"]
-    helped = pd.concat([helps(noise_df, rw) for rw in cfg.rewinds])
     dense = task_df[(task_df["mode"] == "one-shot") & (task_df.sparsity == 0)]
     return {
         "scale": cfg.scale, "dataset": d.dataset, "n_train": int(len(cfg.image_data().indices())),
@@ -366,8 +382,8 @@ def summarize(cfg: PruningConfig, noise_df: pd.DataFrame, flip_df: pd.DataFrame,
         "noisy_labels_all": rows(noise_df, ("kind", "rewind", "sparsity", "seed", "width", "nonzero", "test_acc",
                                             "train_acc_clean", "train_acc_noisy", "noisy_true_class")),
         "noisy_labels_rewind": cfg.rewinds[0],
-        "pruning_vs_dense": helped.to_dict("records"),
-        "flips": flip_df.to_dict("records"),
+        "pruning_vs_dense": pruning_vs_dense(cfg, noise_df).to_dict("records"),
+        "flips": res.flips.to_dict("records"),
         "tasks": {**{k: getattr(cfg.tasks(), k) for k in ("n_facts", "n_names", "n_values", "n_keys", "n_pairs",
                                                           "key_order", "fact_copies", "n_icl", "n_test")},
                   "chance": chance(cfg)},
@@ -377,96 +393,6 @@ def summarize(cfg: PruningConfig, noise_df: pd.DataFrame, flip_df: pd.DataFrame,
         "dense_task_acc": {"fact": dense.fact_acc.mean(), "icl": dense.icl_acc.mean()},
         "facts_vs_icl": rows(task_df, ("sparsity", "mode", "seed", "fact_acc", "icl_acc")),
         "drop_5pt_sparsity": drop_sparsity(task_df, cfg.drop),
-        "wall_s": wall_s, "training": {"wall_s": train_s},
+        "wall_s": res.wall_s, "training": {"wall_s": res.train_s},
     }
 
-
-def describe(m: dict) -> str:
-    """Plain-language reading of the measured results."""
-    lines = [f"{m['scale']}: {m['dataset']}, {m['n_train']} training images, {m['n_relabelled']} "
-             f"({m['noise']:.0%}) relabelled; MLP {m['mlp']['n_params']:,} params, {m['steps']} steps per run; "
-             f"iterative pruning {m['rate']:.0%} per round to {m['round_sparsities'][-1]:.1%}, seeds {m['seeds']}"]
-    df = pd.DataFrame(m["noisy_labels_all"])
-    s = noise_summary(df)
-    for (kind, rewind), g in s.groupby(["kind", "rewind"], sort=False):
-        name = "dense control (same nonzero count)" if kind == "control" else f"pruned, {rewind} rewinding"
-        lines.append(f"{name}: " + "; ".join(
-            f"{r.sparsity:.0%}: test {r.test_acc_mean:.3f}, clean fit {r.train_acc_clean_mean:.3f}, noisy fit "
-            f"{r.train_acc_noisy_mean:.3f}" for r in g.itertuples() if r.sparsity == 0 or r.Index % 3 == 0
-            or r.sparsity == g.sparsity.max()))
-    h = pd.DataFrame(m["pruning_vs_dense"])
-    for rewind, g in h.groupby("rewind", sort=False):
-        up = g[g.helps_every_seed].sparsity.tolist()
-        best = g.loc[g.d_test_acc.idxmax()]
-        lines.append(f"{rewind} rewinding: test accuracy above dense in every seed at sparsities "
-                     f"{[round(x, 3) for x in up] or 'none'}; best {best.sparsity:.1%} ({best.d_test_acc:+.3f}, noisy "
-                     f"fit {best.d_train_acc_noisy:+.3f}, clean fit {best.d_train_acc_clean:+.3f} vs dense)")
-    top = s.sparsity.max()
-    at = s[s.sparsity == top].set_index(["kind", "rewind"])
-    ctrl = at.loc[("control", "none")]
-    for rewind in dict.fromkeys(h.rewind):
-        r = at.loc[("pruned", rewind)]
-        lines.append(f"at {top:.1%} ({rewind} rewinding) the pruned MLP fits {r.train_acc_noisy_mean:.0%} of the relabelled "
-                     f"examples (dense {s[(s.sparsity == 0)].train_acc_noisy_mean.iloc[0]:.0%}) with test accuracy "
-                     f"{r.test_acc_mean:.3f}; a dense MLP with as many parameters fits {ctrl.train_acc_noisy_mean:.0%} with "
-                     f"{ctrl.test_acc_mean:.3f}: {'size alone removes more' if ctrl.train_acc_noisy_mean < r.train_acc_noisy_mean else 'pruning removes more'} "
-                     f"of the noise fit than pruning to that size")
-    f = pd.DataFrame(m["flips"])
-    if len(f):
-        last = f.iloc[-1]
-        lines.append(f"flips ({last.rewind} rewinding, {last.sparsity:.1%}): {int(last.n_lost)} fitted examples lost "
-                     f"over seeds, {last.share_relabelled:.0%} of them relabelled; clean ones lost have 06 memorization "
-                     f"{last.mem_lost_clean:.2f} vs {last.mem_kept_clean:.2f} kept (AUROC {last.auroc_mem:.2f})")
-    t = pd.DataFrame(m["facts_vs_icl"]).groupby(["mode", "sparsity"]).mean(numeric_only=True)
-    for mode in MODES:
-        lines.append(f"facts vs ICL, {mode}: " + "; ".join(
-            f"{s:.0%} fact {r.fact_acc:.2f} / icl {r.icl_acc:.2f}" for s, r in t.loc[mode].iterrows()))
-    d = m["drop_5pt_sparsity"]
-    fmt = lambda v: "none up to the largest" if v is None else f"{v:.0%}"
-    lines.append("5-point drop at sparsity: " + "; ".join(f"{k} {mode} {fmt(d[k][mode])}" for k in KINDS for mode in MODES)
-                 + f" (dense: fact {m['dense_task_acc']['fact']:.3f}, icl {m['dense_task_acc']['icl']:.3f}; chance "
-                 f"{m['tasks']['chance']['fact']:.3f} / {m['tasks']['chance']['icl']:.3f})")
-    for mode in MODES:
-        sf, si = d["fact"][mode], d["icl"][mode]
-        order = ("neither drops by 5 points" if sf is None and si is None else
-                 "facts drop first" if si is None or (sf is not None and sf < si) else
-                 "in-context retrieval drops first" if sf is None or si < sf else "both drop at the same sparsity")
-        lines.append(f"{mode}: {order}")
-    lines.append(f"training time of all this notebook's runs (from an empty run store): {m['training']['wall_s'] / 60:.1f} min")
-    return "\n".join(lines)
-
-
-def beside_the_paper(m: dict) -> pd.DataFrame:
-    """The papers' claims (`../shared/REFERENCE.md` §8, targets) beside what this run measured."""
-    s = noise_summary(pd.DataFrame(m["noisy_labels_all"]))
-    rw = m["noisy_labels_rewind"]
-    p = s[(s.kind == "pruned") & (s.rewind == rw)].set_index("sparsity")
-    c = s[s.kind == "control"].set_index("sparsity")
-    h = pd.DataFrame(m["pruning_vs_dense"])
-    h = h[h.rewind == rw]
-    best = h.loc[h.d_test_acc.idxmax()]
-    up = h[h.helps_every_seed].sparsity
-    d0 = p.loc[0.0]
-    top = p.index.max()
-    d = m["drop_5pt_sparsity"]
-    fmt = lambda v: f"> {max(r['sparsity'] for r in m['facts_vs_icl']):.0%} (no drop)" if v is None else f"{v:.0%}"
-    helped = (f"above dense in every seed at {up.min():.0%}–{up.max():.0%} sparsity" if len(up) else
-              "at no sparsity above dense in every seed")
-    rows = [
-        ("Jin et al. 2022: pruning to moderate sparsity reduces the fitting of mislabeled examples",
-         "fewer noisy labels fitted at moderate sparsity",
-         f"relabelled examples fitted: dense {d0.train_acc_noisy_mean:.3f}, at {best.sparsity:.0%} "
-         f"{p.loc[best.sparsity].train_acc_noisy_mean:.3f}, at {top:.1%} {p.loc[top].train_acc_noisy_mean:.3f} "
-         f"({rw} rewinding)"),
-        ("Jin et al. 2022: ... and can improve test accuracy",
-         "test accuracy up at some sparsities",
-         f"test accuracy dense {d0.test_acc_mean:.3f}; {helped}; best {best.sparsity:.0%}: {best.d_test_acc:+.3f}"),
-        ("Pruning or size? (our control)", "—",
-         f"at {top:.1%}: pruned {p.loc[top].test_acc_mean:.3f} test / {p.loc[top].train_acc_noisy_mean:.3f} noisy fit; "
-         f"dense MLP with as many parameters {c.loc[top].test_acc_mean:.3f} / {c.loc[top].train_acc_noisy_mean:.3f}"),
-        ("Jin et al. 2023: fact recall degrades once > ~30% of weights are removed", "~30%",
-         f"5-point drop at {fmt(d['fact']['one-shot'])} one-shot, {fmt(d['fact']['recovery'])} with recovery"),
-        ("Jin et al. 2023: in-context learning survives 60–70% sparsity", "60–70%",
-         f"5-point drop at {fmt(d['icl']['one-shot'])} one-shot, {fmt(d['icl']['recovery'])} with recovery"),
-    ]
-    return pd.DataFrame(rows, columns=["claim", "paper (target)", "this run"])

@@ -20,6 +20,7 @@ For each trained model:
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -83,13 +84,14 @@ class TextConfig(Experiment):
               "a non-empty list of integers >= 0")
         check_number(self.n_eval, "n_eval", 1, integer=True)
         check_number(self.n_monitor, "n_monitor", 1, integer=True)
-        self.train()
+        self.train_config()  # validates the training fields with their names
 
+    @functools.cache
     def corpus(self) -> CorpusConfig:
         return CorpusConfig(dataset=self.dataset, vocab_size=self.vocab_size, seq_len=self.seq_len,
                             heldout_frac=self.heldout_frac, max_docs=self.max_docs, seed=self.corpus_seed)
 
-    def train(self) -> TrainConfig:
+    def train_config(self) -> TrainConfig:
         return TrainConfig(lr=self.lr, batch_size=self.batch_size, max_steps=self.max_steps, eval_every=self.eval_every,
                            patience=self.patience, tol=self.tol, decay_frac=self.decay_frac,
                            warmup=min(100, self.max_steps // 10))
@@ -99,7 +101,7 @@ class TextConfig(Experiment):
 
     def _run(self, c: Corpus, shape, n, seed) -> Run:
         data = TextSequences(corpus=self.corpus(), digest=c.digest, n_seqs=min(n, len(c.train)))
-        return Run(model=self.model(*shape), data=data, train=self.train(), seed=seed)
+        return Run(model=self.model(*shape), data=data, train=self.train_config(), seed=seed)
 
     # --- the notebook's experiments, as lists of runs --------------------------------------
     def grid(self, c: Corpus) -> list[Run]:
@@ -143,6 +145,11 @@ def train_all(cfg: TextConfig, c: Corpus, **kw) -> list[dict]:
     runs = all_runs(cfg, c)
     mon = TextMonitor(c.heldout, cfg.vocab_size, cfg.n_monitor)
     return cfg.train(runs, mon, **kw)
+
+
+def n_saturated(results: list[dict]) -> int:
+    """How many of `train_all`'s runs the plateau rule stopped (the rest reached max_steps first)."""
+    return sum(bool(m["saturated"]) for m in results)
 
 
 def _code_nats(runs: list[Run], rows: np.ndarray, device) -> torch.Tensor:
@@ -206,10 +213,22 @@ def peaks(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def summarize(cfg: TextConfig, c: Corpus, df: pd.DataFrame, pk: pd.DataFrame, alpha: float, alpha_source: str,
-              wall_s: float, train_s: float) -> dict:
-    """The notebook's metrics; wall_s is this session's time, train_s the runs' training time (empty store)."""
-    meta = c.meta
+@dataclass(frozen=True, eq=False)
+class TextResults:
+    """What notebook 03 measured, for `summarize`."""
+
+    corpus: Corpus  # the prepared corpus: its build's counts and pool hash
+    curves: pd.DataFrame  # `measure`: one row per grid model
+    peaks: pd.DataFrame  # `peaks(curves)`: one row per model size
+    alpha: float  # capacity per parameter (bits), from notebook 01
+    alpha_source: str  # where alpha came from
+    train_s: float  # the runs' training time, as the store recorded it (an empty store's)
+    wall_s: float  # this session's time
+
+
+def summarize(cfg: TextConfig, res: TextResults) -> dict:
+    """The notebook's metrics."""
+    meta, df, pk = res.corpus.meta, res.curves, res.peaks
     return {
         "scale": cfg.scale, "dataset": cfg.dataset, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
         "n_documents": meta["n_documents"], "n_heldout_documents": len(meta["heldout_documents"]),
@@ -217,31 +236,13 @@ def summarize(cfg: TextConfig, c: Corpus, df: pd.DataFrame, pk: pd.DataFrame, al
         "duplicates_removed": meta["duplicates_removed"],
         "heldout_duplicates_of_train_removed": meta["heldout_duplicates_of_train_removed"],
         "duplicate_fraction": meta["duplicate_fraction"], "pool_sha256": meta["sha256"]["train.npy"],
-        "alpha_bits_per_param": alpha, "alpha_source": alpha_source,
+        "alpha_bits_per_param": res.alpha, "alpha_source": res.alpha_source,
         "oracle": {"n_layer": cfg.oracle[0], "d_model": cfg.oracle[1],
                    "n_params": n_params(cfg.model(*cfg.oracle)), "test_loss": float(df.oracle_test_loss.iloc[0])},
         "curves": df[["n_layer", "d_model", "seed", "n_params", "n_train", "dataset_bits", "unintended_mem_bits",
                       "unintended_vs_same_size_bits", "train_loss", "test_loss", "ref_test_loss", "capacity_bits", "ratio"]].to_dict("records"),
-        "peaks": pk.to_dict("records"), "wall_s": wall_s, "training": {"wall_s": train_s},
+        "peaks": pk.to_dict("records"), "wall_s": res.wall_s, "training": {"wall_s": res.train_s},
     }
-
-
-def describe(m: dict) -> str:
-    """Plain-language reading of the measured peaks."""
-    lines = [f"{m['scale']}: V={m['vocab_size']}, S={m['seq_len']}, pool {m['n_train_pool_sequences']} sequences "
-             f"({m['duplicates_removed']} exact duplicates removed), α = {m['alpha_bits_per_param']:.2f} bits/param "
-             f"from {m['alpha_source']}"]
-    for p in m["peaks"]:
-        shape = f"{p['n_layer']}x{p['d_model']} ({p['n_params']} params, capacity {p['capacity_bits'] / 1e3:.1f}K bits)"
-        um = (f"unintended memorization peaks at n={p['unintended_peak_n']} (dataset/capacity = "
-              f"{p['unintended_peak_ratio']:.2f}, {p['unintended_peak_bits'] / 1e3:.1f}K bits)"
-              + ("" if p["unintended_rises_then_falls"] else " - at the edge of the grid, so no rise-then-fall seen"))
-        tl = (f"test loss peaks at n={p['test_loss_peak_n']} (ratio {p['test_loss_peak_ratio']:.2f})"
-              + ("" if p["test_loss_peak_interior"] else " - at the edge of the grid: no double-descent peak seen"))
-        lines.append(f"{shape}: {um}; {tl}")
-    lines.append(f"training time of all this notebook's runs (from an empty run store): "
-                 f"{m['training']['wall_s'] / 60:.1f} min")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # python -m memlib.text corpus [scale] [out]: the text_data stage

@@ -14,6 +14,10 @@ def history(fn, steps, every=100):
     return [{"step": t, "score": fn(t)} for t in range(every, steps + 1, every)]
 
 
+# The ablation's base at smoke is notebook 01's check_runs: its capacity is the smoke baseline's
+# check_longer.capacity_bits (pre-refactor code, metrics/01_capacity.json at smoke).
+BASE_SMOKE_BITS = 207.172
+
 LOG = lambda t: 1000 * math.log(t)  # memorized bits that keep rising ~log(steps): never a true plateau
 FLAT = lambda t: 5000 * (1 - math.exp(-t / 500))  # saturates: gains vanish after ~3000 steps
 
@@ -68,7 +72,7 @@ def test_window_frac_is_validated_and_reaches_the_train_config(monkeypatch):
     with pytest.raises(ConfigError, match="window_frac"):
         CapacityConfig.from_params("laptop", window_frac=-0.1)
     cfg = CapacityConfig.from_params("laptop")
-    assert cfg.train("fp32").window_frac == cfg.window_frac
+    assert cfg.train_config("fp32").window_frac == cfg.window_frac
     assert all(r.train.window_frac == cfg.window_frac for r in cfg.paper_point_runs())
     with pytest.raises(ConfigError, match="paper_point_checkpoint_every"):
         CapacityConfig.from_params("laptop", paper_point_checkpoint_every=-1)
@@ -120,10 +124,12 @@ def test_cosine_schedule_warms_up_then_falls_to_zero_and_needs_a_fixed_budget():
 
 
 def test_ablation_changes_one_training_choice_at_a_time(monkeypatch):
-    from memlib.capacity import FULL_BATCH, ablation_plan
+    from memlib.ablation import FULL_BATCH, AblationConfig
     monkeypatch.delenv("MEMLIB_SCALE", raising=False)
-    cfg = CapacityConfig.from_params("laptop")
-    plan = ablation_plan(cfg, base_steps=7000)
+    ab = AblationConfig.from_params("laptop")
+    cfg = ab.capacity()
+    assert cfg == CapacityConfig.from_params("laptop") and ab.capacity() is cfg  # the grid's, built once
+    plan = ab.plan(base_steps=7000)
     (name, _, base), rest = plan[0], plan[1:]
     assert name == "base" and base == cfg.check_runs()  # the grid's own stored runs
     settings = {s for s, _, _ in rest}
@@ -146,22 +152,50 @@ def test_ablation_changes_one_training_choice_at_a_time(monkeypatch):
             assert t.batch_size == FULL_BATCH > max(r.data.n_seqs for r in runs)
         if setting in ("length", "schedule"):
             assert t.max_steps == math.ceil(float(str(value).rstrip("x")) * 7000 if setting == "length" else 7000)
-    assert [s for s, _, _ in ablation_plan(cfg)] == ["base", "lr", "lr", "batch_size", "batch_size", "tol",
-                                                     "weight_decay", "dataset_sizes"]  # no fixed lengths without steps
+    assert [s for s, _, _ in ab.plan()] == ["base", "lr", "lr", "batch_size", "batch_size", "tol",
+                                            "weight_decay", "dataset_sizes"]  # no fixed lengths without steps
+
+
+def test_ablation_plan_keeps_its_run_ids(monkeypatch):
+    """The stage's runs (moved from memlib.capacity to memlib.ablation) keep their names in the run store."""
+    import hashlib
+    import json
+
+    from memlib.ablation import AblationConfig
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    ids = lambda scale, steps: hashlib.sha256(json.dumps([[s, str(v), [r.run_id() for r in runs]] for s, v, runs in
+                                                          AblationConfig.from_params(scale).plan(steps)]).encode()).hexdigest()
+    assert ids("laptop", None) == "de0be90d3453e332783cf97ccd3db7df04b69fe82361d02492ea80185d85af20"
+    assert ids("laptop", 7250) == "44b7a9e7fc59418cbb1b764ee7a2c3255ceac2e41a72afe4f03466c238923c4e"
+    assert ids("smoke", None) == "230f0173d3be329cab2c0ce3c75e550708cd730d5dbdfb118fe4094f24f63a26"
+    assert ids("smoke", 300) == "a2f9273915c9e8237650a2de01cc7eabd6cfb703a22ef05e87bc8396b42ada0b"
+
+
+@pytest.mark.parametrize("kw, field", [({"size": (1,)}, "size"), ({"lrs": (0.0,)}, "lrs"),
+                                        ({"batch_sizes": (-1,)}, "batch_sizes"), ({"schedules": ("linear",)}, "schedules"),
+                                        ({"max_steps": 0}, "max_steps"), ({"weight_decays": (-0.1,)}, "weight_decays")])
+def test_bad_ablation_params(kw, field, monkeypatch):
+    from memlib.ablation import AblationConfig
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    with pytest.raises(ConfigError, match=rf"invalid {field}="):
+        AblationConfig.from_params("laptop", **kw)
 
 
 def test_ablation_smoke_run_reports_every_setting(monkeypatch):
-    from memlib.capacity import ablation, ablation_plan, ablation_table, describe_ablation
-    cfg = CapacityConfig.from_params("smoke", device="cpu")
-    ab = ablation(cfg)
-    assert ab["scale"] == "smoke" and ab["base_steps"] > 0 and ab["training"]["wall_s"] > 0
-    assert [(r["setting"], r["value"]) for r in ab["ablation"]] == \
-        [(s, v) for s, v, _ in ablation_plan(cfg, ab["base_steps"])]
+    from memlib import ablation
+    from memlib.report.capacity import describe_ablation
+    cfg = ablation.AblationConfig.from_params("smoke", device="cpu")
+    ab = ablation.measure(cfg)
+    assert ab["scale"] == "smoke" and ab["training"]["wall_s"] > 0
+    assert ab["base_steps"] == 300 and (ab["n_layer"], ab["d_model"], ab["vocab_size"], ab["seq_len"]) == (1, 4, 16, 8)
+    assert [(r["setting"], r["value"]) for r in ab["ablation"]] == [(s, v) for s, v, _ in cfg.plan(ab["base_steps"])]
     for r in ab["ablation"]:
         assert set(r) >= {"setting", "value", "n_params", "capacity_bits", "bits_per_param", "seeds"}
-        assert len(r["seeds"]) == len(cfg.seeds) and r["capacity_bits"] > 0
+        assert len(r["seeds"]) == len(cfg.capacity().seeds) and r["n_params"] == 352
         assert r["bits_per_param"] == pytest.approx(r["capacity_bits"] / r["n_params"])
-    t = ablation_table(ab)
+    base = ab["ablation"][0]
+    assert base["setting"] == "base" and base["capacity_bits"] == pytest.approx(BASE_SMOKE_BITS, rel=1e-4)
+    t = ablation.table(ab)
     assert t.loc[t.setting == "base", "change_pct"].item() == 0
     text = describe_ablation(ab)
     assert all(s in text for s in ("lr", "batch_size", "schedule", "dataset_sizes"))

@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from memlib import canaries as can
 from memlib import corpus
@@ -88,3 +87,9 @@ def test_bad_extraction_parameters_fail_naming_the_field(monkeypatch):
         ExtractionConfig.from_params("laptop", canary_repeats=[1, 4])
     with pytest.raises(ConfigError, match="group"):
         ExtractionConfig.from_params("laptop", group=400)
+
+
+def test_extraction_builds_notebook_03s_config_once_and_quotes_the_middle_prefix():
+    e = ExtractionConfig.from_params("smoke")
+    assert e.text() is e.text() and e.text() == TextConfig.from_params("smoke")
+    assert e.k_mid == 8 and ExtractionConfig.from_params("smoke", ks=(8, 2, 4)).k_mid == 4

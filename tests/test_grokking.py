@@ -18,12 +18,41 @@ def test_every_pair_once_and_split_disjoint():
 
 
 def test_monitor_scores_train_and_complement():
+    """At initialization (seeded, so these are golden values of the pre-refactor code): correct counts on the
+    36 and 85 training pairs and their complements in the 121, and a near-uniform code of the labels."""
+    import math
     cfg = GrokConfig.from_params("smoke")
     runs = cfg.sweep_runs()[:2]
-    s = Stack(runs)
-    m = monitor(s)
-    assert m["train_acc"].shape == (2,) and ((0 <= m["test_acc"]) & (m["test_acc"] <= 1)).all()
-    assert (m["train_bits"] > 0).all() and (m["weight_norm"] > 0).all()
+    assert [r.data.n_train for r in runs] == [36, 85] and [r.run_id() for r in runs] == ["017b631f27340218",
+                                                                                      "ee51829d0b5a8c8f"]
+    m = monitor(Stack(runs))
+    assert m["train_acc"].tolist() == pytest.approx([2 / 36, 6 / 85]) and m["test_acc"].tolist() == pytest.approx([9 / 85, 5 / 36])
+    assert torch.equal(m["score"], m["test_acc"])
+    assert m["train_loss"].tolist() == pytest.approx([math.log(11)] * 2, rel=0.01)  # about uniform over 11 labels
+    assert m["train_bits"].tolist() == pytest.approx([2.399327 * 36 / math.log(2), 2.402117 * 85 / math.log(2)], rel=1e-5)
+    assert m["weight_norm"].tolist() == pytest.approx([3.478773] * 2, rel=1e-5)  # the same init: seeds[0]
+
+
+def test_summarize_names_each_seed_and_the_transition():
+    import pandas as pd
+
+    from memlib.grokking import GrokResult, per_seed, summarize
+    from memlib.report import grokking as words
+    cfg = GrokConfig.from_params("smoke")
+    steps = pd.DataFrame(dict(seed=[0, 1], n_params=[100, 100], memorize_step=[150, 150], generalize_step=[900, None],
+                              final_test_acc=[1.0, 0.4]))
+    ratios = pd.DataFrame(dict(ratio=[0.5, 2.0], n_train=[10, 40], n_params=[100, 100], d_model=[8, 8],
+                               generalize_step=[300, None], final_test_acc=[1.0, 0.2]))
+    assert per_seed(steps)[1] == {"seed": 1, "memorize_step": 150, "generalize_step": None, "final_test_acc": 0.4}
+    m = summarize(cfg, GrokResult(steps=steps, steps_no_wd=steps.iloc[1:], ratios=ratios, alpha=2.0, alpha_source="test"))
+    assert m["generalize_step"] == [900, None] and m["weight_decay_ablation"]["generalize_step"] == [None]
+    assert m["transition"]["generalized_share_below_1"] == 1.0 and m["transition"]["generalized_share_above_1"] == 0.0
+    a = words.answer(m)
+    assert "Grokking, in 1 of 2 seeds" in a and "at steps 900, never, 750 steps later" in a and "does not support" in a
+    assert "weight decay is what makes it generalize" in a
+    assert words.describe_seeds(m["per_seed"]).splitlines()[1] == \
+        "seed 1: train 99% at step 150, test 99% never; final test accuracy 0.400"
+    assert "mean over seeds that generalized: 750 steps" in words.describe(m)
 
 
 def test_first_step():

@@ -154,24 +154,35 @@ def test_bad_parameters_fail_with_the_field_named():
 
 def test_pruning_smoke_run_writes_metrics(tmp_path):
     m = smoke("08_pruning", tmp_path)
-    assert m["scale"] == "smoke" and m["dataset"] == "digits" and m["noise"] == 0.2
+    assert m["scale"] == "smoke" and m["dataset"] == "digits" and m["noise"] == 0.2 and m["n_relabelled"] == 288
     cfg = pruning.PruningConfig.from_params("smoke")
     rows = m["noisy_labels"]
     assert {(r["sparsity"], r["seed"]) for r in rows} == {(s, seed) for s in [0.0] + cfg.round_sparsities()
                                                           for seed in cfg.seeds}
     assert all(set(r) == {"sparsity", "seed", "test_acc", "train_acc_clean", "train_acc_noisy"} for r in rows)
-    assert all(0 <= r[k] <= 1 for r in rows for k in ("test_acc", "train_acc_clean", "train_acc_noisy"))
     kinds = {(r["kind"], r["rewind"]) for r in m["noisy_labels_all"]}
     assert kinds == {("pruned", "lr"), ("pruned", "weights"), ("control", "none")}
     ctrl = [r for r in m["noisy_labels_all"] if r["kind"] == "control"]
-    assert all(r["width"] < m["mlp"]["width"] for r in ctrl)
+    assert [(r["width"], r["nonzero"]) for r in ctrl] == [(23, 1735), (16, 1210)] * 2 and m["mlp"]["width"] == 32
     fv = m["facts_vs_icl"]
-    assert {(r["sparsity"], r["mode"]) for r in fv} == {(s, mode) for s in cfg.sparsities for mode in pruning.MODES}
-    assert all(0 <= r["fact_acc"] <= 1 and 0 <= r["icl_acc"] <= 1 for r in fv)
-    d = m["drop_5pt_sparsity"]
-    assert set(d) == {"fact", "icl"} and all(set(v) == set(pruning.MODES) for v in d.values())
-    assert all(v is None or v in cfg.sparsities for k in d.values() for v in k.values())
+    assert [(r["sparsity"], r["mode"]) for r in fv] == [(s, mode) for mode in pruning.MODES for s in cfg.sparsities]
     assert len(m["flips"]) == len(cfg.round_sparsities()) * len(cfg.rewinds)
+    # golden values of the smoke run (deterministic on CPU), as the pre-refactor code measured them
+    approx = dict(rel=1e-6)
+    assert [r["test_acc"] for r in rows] == pytest.approx([0.874652, 0.899721, 0.927577, 0.874652, 0.902507, 0.910864],
+                                                          **approx)
+    assert [r["train_acc_noisy"] for r in rows] == pytest.approx([0.00694444, 0.00694444, 0.00347222, 0.00694444,
+                                                                  0.00347222, 0.0104167], **approx)
+    vs = m["pruning_vs_dense"]
+    assert [r["helps_every_seed"] for r in vs] == [True, True, False, True]
+    assert [r["d_test_acc"] for r in vs] == pytest.approx([0.0264624, 0.0445682, 0.00557103, 0.0097493], **approx)
+    assert [r["n_lost"] for r in m["flips"]] == [14, 28, 38, 40]
+    assert m["flips"][-1]["auroc_mem"] == pytest.approx(0.539384, **approx)
+    assert [r["fact_acc"] for r in fv] == pytest.approx([0.984375, 0.984375, 0.828125, 0.203125,
+                                                         0.984375, 0.984375, 0.984375, 0.3125], **approx)
+    assert [r["icl_acc"] for r in fv] == pytest.approx([0.992188, 0.996094, 0.996094, 0.0898438,
+                                                        1.0, 0.996094, 0.992188, 0.316406], **approx)
+    assert m["drop_5pt_sparsity"] == {"fact": {"one-shot": 0.6, "recovery": 0.9}, "icl": {"one-shot": 0.9, "recovery": 0.9}}
     assert m["training"]["wall_s"] > 0
     for name in ("noisy", "flips", "facts_icl"):
         assert figure(f"08_pruning_{name}") > 10_000

@@ -1,10 +1,12 @@
-"""Notebook 07 (unlearning): the objectives by hand, the methods as engine runs, the measures, the smoke run."""
+"""Notebook 07 (unlearning): the objectives by hand, the methods as engine runs, the measures, the smoke run (golden
+values: the pre-refactor smoke run). The distance to retrained and the membership AUCs: tests/test_attacks.py."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from memlib import attacks
 from memlib import unlearning as ul
 from memlib.config import ConfigError
 from memlib.engine import OBJECTIVES, Objective, Run, Subset, TrainConfig, evaluate, sweep
@@ -42,18 +44,6 @@ def test_objective_settings_by_hand():
     assert OBJECTIVES["npo"].fn(train, forget, Objective("npo", beta=0.1)).item() == pytest.approx(20 * sum(sp) / 2 + 1.0, rel=1e-6)
     w = torch.tensor([[1.0, 0.0]])  # a padded slot weighs nothing
     assert OBJECTIVES["ascent"].fn(train, Terms(torch.tensor([[0.5, 9.0]]), w, 1), None).item() == pytest.approx(-0.5)
-
-
-def test_distance_is_in_units_of_the_retrained_seed_spread():
-    R = np.array([[1.0, 3.0], [3.0, 5.0]])  # two retrained seeds, two forget examples: mu = (2, 4), var = (2, 2)
-    T = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 3.0]])  # and three held-out examples: var = (0, 0, 4.5)
-    unit = (2 + 2 + 0 + 0 + 4.5) / 5
-    assert ul.distance(np.array([2.0, 4.0]), R, T) == 0.0
-    assert ul.distance(np.array([4.0, 6.0]), R, T) == pytest.approx(math.sqrt(4 / unit))
-    rng = np.random.default_rng(0)  # a draw from the retrained models' distribution scores about sqrt(1 + 1/n)
-    mu, sd = rng.normal(0, 3, 500), 0.5
-    R, T = mu + sd * rng.standard_normal((8, 500)), sd * rng.standard_normal((8, 300))
-    assert ul.distance(mu + sd * rng.standard_normal(500), R, T) == pytest.approx(math.sqrt(1 + 1 / 8), rel=0.1)
 
 
 def test_without_removes_forget_examples_from_every_part_of_a_subset():
@@ -120,7 +110,7 @@ def test_retraining_without_the_forget_set_gives_a_forget_mia_auc_near_one_half(
     cols = np.flatnonzero(np.isin(pos, forget))
     tr = evaluate([original] + retrained, data, device="cpu", outputs=("nats",))["nats"][:, cols]
     te = evaluate([original] + retrained, data.test_split(), device="cpu", outputs=("nats",))["nats"]
-    auc = [ul.mia_auc(f, t) for f, t in zip(tr, te)]
+    auc = [attacks.loss_auc(f, t) for f, t in zip(tr, te)]
     assert all(abs(a - 0.5) < 0.1 for a in auc[1:]), auc  # 150 random forget examples vs 359 test: sd about 0.03
     assert auc[0] > max(auc[1:]), auc  # the original trained on them: its loss gives them away (a little: digits generalize)
 
@@ -137,23 +127,43 @@ def test_forget_sets_are_disjoint_matched_in_size_and_ordered_by_score():
     assert ix.loc[list(s["typical"])].el2n.max() <= ix.drop(list(s["atypical"] + s["typical"])).el2n.min()
 
 
+def test_upstream_configs_are_built_once():
+    cfg = ul.UnlearningConfig.from_params("smoke")
+    assert cfg.diet() is cfg.diet() and cfg.extraction() is cfg.extraction()
+    assert ul.UnlearningConfig.from_params("smoke").diet() is cfg.diet()  # equal configs share them
+
+
+# The pre-refactor code's smoke run (/work/smoke-base): (forget kind, method) at its best budget -> distance to
+# retrained, forget-set membership AUC, test accuracy
+GOLDEN_BEST = {("atypical", "npo"): (1.76387, 0.110724, 0.905292), ("atypical", "original"): (1.78878, 0.118175, 0.908078),
+               ("atypical", "retrain"): (2.10008, 0.11156, 0.898793), ("random", "finetune"): (0.868009, 0.501532, 0.906685),
+               ("random", "retrain"): (1.31831, 0.488347, 0.903435), ("typical", "graddiff"): (0.0366005, 0.951323, 0.906685)}
+
+
 def test_unlearning_smoke_run_writes_metrics(tmp_path):
     from test_notebooks import figure, smoke
     m = smoke("07_unlearning", tmp_path)
     assert m["scale"] == "smoke" and m["dataset"] == "digits" and m["n_forget"] == 20
     rows = m["results"]
-    keys = {"method", "forget_kind", "seed", "forget_acc", "retain_acc", "test_acc", "forget_mia_auc", "distance_to_retrained"}
-    assert all(set(r) >= keys for r in rows)
     assert {r["method"] for r in rows} == {"original", "retrain", "ascent", "graddiff", "npo", "finetune"}
     assert {r["forget_kind"] for r in rows} == {"atypical", "typical", "random"}
-    assert len([r for r in rows if r["method"] == "retrain"]) == 3 * 3
-    assert all(0 <= r[k] <= 1 for r in rows for k in ("forget_acc", "retain_acc", "test_acc", "forget_mia_auc"))
-    assert all(r["distance_to_retrained"] >= 0 for r in rows)
-    assert [r["r"] for r in m["repetition"]] == [1, 4] and all({"before", "after"} <= set(r) for r in m["repetition"])
-    for s in ("el2n", "grand", "mem"):
-        assert -1 <= m["difficulty"][s]["rho"] <= 1 and 50 <= m["difficulty"][s]["n"] <= 3 * 20  # scores may be NaN
+    assert len(rows) == 3 * (2 * (1 + 4 * 2) + 3)  # per kind: 2 originals x (itself + 4 methods x 2 budgets), 3 retrained
+    best = {(r["forget_kind"], r["method"]): r for r in m["best_budget"]}
+    for key, v in GOLDEN_BEST.items():
+        got = best[key]
+        assert (got["distance_to_retrained"], got["forget_mia_auc"], got["test_acc"]) == pytest.approx(v, rel=1e-5), key
+    d = m["difficulty"]
+    assert (d["el2n"]["rho"], d["el2n"]["ci_low"], d["el2n"]["ci_high"]) == pytest.approx((0.404813, 0.135724, 0.596994), rel=1e-5)
+    assert d["el2n"]["n"] == 60 and d["mem"]["rho"] == pytest.approx(0.156752, rel=1e-5)
+    assert [r["r"] for r in m["repetition"]] == [1, 4]
+    assert [v for r in m["repetition"] for v in (r["before"], r["after"])] == pytest.approx(
+        [3.25318, 3.07921, 5.35137, 5.35137], rel=1e-5)
     o = m["onion"]
-    assert {"before", "after"} <= set(o["removal"]) and {"before", "after", "control"} <= set(o["unlearning"])
-    assert {"before", "after"} <= set(o["canaries"]) and m["training"]["wall_s"] > 0
+    assert (o["removal"]["before"], o["removal"]["after"]) == pytest.approx((0.549716, 0.542593), rel=1e-5)
+    assert (o["removal"]["ci_low"], o["removal"]["ci_high"]) == pytest.approx((-0.106132, 0.0852978), rel=1e-5)
+    assert (o["unlearning"]["before"], o["unlearning"]["after"], o["unlearning"]["control"]) == pytest.approx(
+        (0.225627, 0.232103, 0.229979), rel=1e-5)
+    assert (o["canaries"]["forgotten_r"], o["canaries"]["measured_r"]) == (4, 1)
+    assert o["canaries"]["after"] == pytest.approx(3.19041, rel=1e-5) and m["training"]["wall_s"] > 0
     for name in ("budget", "kinds", "difficulty", "repetition", "onion"):
         assert figure(f"07_unlearning_{name}") > 10_000

@@ -28,7 +28,9 @@ def mia_law(pts, fits: dict, paper: dict, law):
 
 
 def mia_attacks(g, attacks):
-    """AUC and TPR at 1% FPR of every attack against the training-set size, one column per model size."""
+    """AUC and TPR at 1% FPR of every attack against the training-set size, one column per model size; `attacks`: the
+    order of the legend (those absent from `g` are left out)."""
+    attacks = [a for a in attacks if a in set(g.attack)]
     sizes = sorted(g.n_params.unique())
     fig, axes = plt.subplots(2, len(sizes), figsize=(4.2 * len(sizes), 7.5), sharey="row", squeeze=False)
     for j, p in enumerate(sizes):
