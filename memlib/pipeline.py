@@ -112,15 +112,6 @@ def collapse(files: set[str], root: Path = paths.ROOT) -> list[str]:
     return sorted(out)
 
 
-def expand(deps: list[str], root: Path = paths.ROOT) -> set[str]:
-    """dvc.yaml's memlib deps -> files (a directory dep stands for every .py file under it)."""
-    out = set()
-    for d in deps:
-        p = root / d
-        out |= ({str(f.relative_to(root)) for f in p.rglob("*.py")} if p.is_dir() else {d})
-    return out
-
-
 def load_stages(root: Path = paths.ROOT) -> dict:
     return yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
 
@@ -135,27 +126,10 @@ def listed_deps(name: str, root: Path = paths.ROOT) -> list[str]:
 
 
 def order(root: Path = paths.ROOT) -> list[str]:
-    """Stages in an order that runs every stage after the stages whose outputs it reads."""
-    stages = load_stages(root)
-    made = {}
-    for name, s in stages.items():
-        for o in s.get("outs", []) + s.get("metrics", []):
-            made[next(iter(o)) if isinstance(o, dict) else o] = name
-    done: list[str] = []
-
-    def visit(n, path=()):
-        check_cycle = n in path
-        if check_cycle:
-            raise ValueError(f"dvc.yaml has a cycle through {' -> '.join(path + (n,))}")
-        for d in stages[n].get("deps", []):
-            if d in made and made[d] not in done:
-                visit(made[d], path + (n,))
-        if n not in done:
-            done.append(n)
-
-    for n in stages:
-        visit(n)
-    return done
+    """Stages in an order that runs every stage after the stages whose outputs it reads (DVC's own graph)."""
+    import networkx as nx  # ships with dvc
+    from dvc.repo import Repo
+    return [s.addressing for s in reversed(list(nx.topological_sort(Repo(str(root)).index.graph)))]
 
 
 def gpu_stages(root: Path = paths.ROOT) -> list[str]:
