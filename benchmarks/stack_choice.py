@@ -3,8 +3,9 @@
     flock /tmp/memlib-cpu.lock .venv/bin/python benchmarks/stack_choice.py   # ~3 min; RESULTS.md section
 
 At each shape, K runs of a fixed number of steps are trained by `sweep` three times, each into an empty
-run store: stacked (stacking="always"), one at a time ("never") and as the engine chooses ("auto", which
-times a few steps of each on throwaway stacks first; that probe is included in its time). Reported: seconds
+run store: stacked (stacking="always"), one at a time ("never") and as the engine chooses ("auto": from the
+runs' training memory, `engine.sweep.cpu_stack_size`; it used to time a few steps of each, which made the
+choice depend on how busy the machine was). Reported: seconds
 per model-step of each, and auto's time against the faster of the other two, measured side by side in
 this one run. Shapes: the laptop capacity grid's 1x8 (stacking pays there) and the paper's smallest model
 (V = 2048, S = 64, 1x32, where it cost 2x in benchmarks/RESULTS.md's training table).
@@ -23,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from memlib.bits import capacity_monitor  # noqa: E402
 from memlib.data import RandomTokens  # noqa: E402
 from memlib.engine import Run, TrainConfig, sweep  # noqa: E402
-from memlib.engine.sweep import _STACK_CHOICE  # noqa: E402
 from memlib.models import GPTConfig  # noqa: E402
 from memlib.store import RunStore  # noqa: E402
 from results_md import write_section  # noqa: E402
@@ -41,7 +41,6 @@ def runs(V, S, L, d, steps):
 
 
 def timed_sweep(rs, stacking) -> tuple[float, int]:
-    _STACK_CHOICE.clear()
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         ms = sweep(rs, capacity_monitor, RunStore(tmp), device="cpu", progress=False, stacking=stacking)
@@ -68,7 +67,7 @@ def main():
         "## Stacked or one at a time: the engine's choice on CPU (`benchmarks/stack_choice.py`)",
         "",
         f"{torch.__version__}, 2 threads. K runs of a fixed number of steps trained by `sweep` into empty stores; ms per "
-        "model-step including the run store's writes; auto includes its probe (a few steps of each on throwaway stacks).",
+        "model-step including the run store's writes; auto decides from the runs' training memory (no probe).",
         "Modes run in the order stacked, one at a time, auto, in one process after a warm-up sweep; differences of up "
         "to ~30% between them are order and noise (auto, last, came out faster than both at both shapes in the "
         "2026-11-30 run). What the table shows is the choice itself (stacks): the whole stack where stacking is "

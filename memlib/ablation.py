@@ -19,7 +19,7 @@ import pandas as pd
 from memlib.capacity import CapacityConfig, capacities, run_table
 from memlib.config import check, check_number
 from memlib.engine import Run
-from memlib.experiment import Experiment
+from memlib.experiment import Experiment, stop_summary
 from memlib.results import read_metrics, write_metrics
 
 FULL_BATCH = 1 << 30  # a batch larger than any dataset: every model trains full-batch
@@ -93,7 +93,8 @@ def row(setting: str, value, runs: list[Run], df: pd.DataFrame) -> dict:
             "capacity_bits": float(cap.capacity_bits.mean()), "bits_per_param": float(cap.bits_per_param.mean()),
             "seeds": [{"seed": int(c.seed), "capacity_bits": float(c.capacity_bits),
                        "bits_per_param": float(c.bits_per_param)} for c in cap.itertuples()],
-            "saturated": None if runs[0].train.stop == "steps" else bool(df.saturated.astype(bool).all()),
+            "saturated": bool(df.saturated.astype(bool).all()),  # every run gained < 1% over its last doubling
+            "max_gain_last_doubling": float(df.gain_last_doubling.max()),
             "steps": int(df.steps.max()), "n_dataset_sizes": int(df.n_seqs.nunique())}
 
 
@@ -108,7 +109,7 @@ def measure(cfg: AblationConfig) -> dict:
             "base_steps": steps, "base": {"lr": cap.lr, "batch_size": cap.batch_size, "tol": cap.tol,
                                          "weight_decay": 0.0, "schedule": "wsd", "fracs": list(cap.sweep_fracs)},
             "training": {"wall_s": cfg.training_seconds([r for _, _, runs in plan for r in runs])},
-            "ablation": rows}
+            "ablation": rows, "stops": stop_summary()}
 
 
 def table(ab: dict) -> pd.DataFrame:

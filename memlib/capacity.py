@@ -19,7 +19,7 @@ import pandas as pd
 
 from memlib.bits import capacity_monitor
 from memlib.config import check, check_number
-from memlib.experiment import Experiment
+from memlib.experiment import Experiment, stop_summary
 from memlib.data import RandomTokens
 from memlib.engine import PRECISIONS, Run, TrainConfig
 from memlib.models import GPTConfig, n_params
@@ -206,6 +206,7 @@ def table(runs: list[Run], results: list[dict]) -> pd.DataFrame:
                          seq_len=d.seq_len, tied=r.model.tied, precision=r.train.precision, seed=r.seed,
                          n_params=m["n_params"], n_seqs=d.n_seqs, dataset_bits=d.n_seqs * d.seq_len * math.log2(d.vocab_size),
                          memorized_bits=m["final"]["memorized_bits"], steps=m["steps"], saturated=m["saturated"],
+                         stop_reason=m["stop_reason"], gain_last_doubling=m["gain_last_doubling"],
                          wall_s=m.get("wall_s", m["stack_wall_s"]), device=m.get("device", "unrecorded"),
                          decay_start=m["decay_start"],
                          max_steps=r.train.max_steps, tol=r.train.tol, patience=r.train.patience,
@@ -223,6 +224,9 @@ def capacities(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["n_layer", "d_model", "vocab_size", "seq_len", "tied", "precision", "seed", "n_params"]
     g = df.groupby(keys, as_index=False)
     out = g.agg(capacity_bits=("memorized_bits", "max"), all_saturated=("saturated", "all"))
+    best = df.loc[df.groupby(keys).memorized_bits.idxmax(), keys + ["gain_last_doubling", "stop_reason", "saturated"]]
+    out = out.merge(best.rename(columns={"gain_last_doubling": "gain_at_max", "stop_reason": "stop_reason_at_max",
+                                         "saturated": "saturated_at_max"}), on=keys)
     out["bits_per_param"] = out.capacity_bits / out.n_params
     return out
 
@@ -257,7 +261,8 @@ def paper_point(df: pd.DataFrame) -> dict:
     c = capacities(df).iloc[0]
     return {"n_params": int(c.n_params), "vocab_size": int(c.vocab_size), "seq_len": int(c.seq_len),
             "capacity_bits": float(c.capacity_bits), "bits_per_param": float(c.bits_per_param),
-            "saturated": bool(c.all_saturated), "wall_s": float(df.wall_s.max()), "device": str(df.device.iloc[0]),
+            "saturated": bool(c.saturated_at_max), "gain_last_doubling": float(c.gain_at_max),
+            "stop_reason": str(c.stop_reason_at_max), "wall_s": float(df.wall_s.max()), "device": str(df.device.iloc[0]),
             "steps": int(df.steps.max()), "max_steps": int(df.max_steps.max()), "decay_start": int(df.decay_start.max()),
             "plateau_rule": {k: df[k].iloc[0].item() for k in ("tol", "patience", "window_frac", "decay_frac")},
             "paper_capacity_bits": PAPER_TABLE1[(1, 32)][1], "paper_bits_per_param": PAPER_TABLE1[(1, 32)][1] / PAPER_TABLE1[(1, 32)][0]}
@@ -268,7 +273,8 @@ def longer_gain(base: pd.DataFrame, longer: pd.DataFrame) -> dict:
     cap = lambda df: float(df.groupby("seed").memorized_bits.max().mean())
     out = {"capacity_bits": cap(base), "capacity_bits_longer": cap(longer),
            "steps": int(base.steps.max()), "steps_longer": int(longer.steps.max()),
-           "base_saturated": bool(base.saturated.all())}  # did the rule (not the budget) stop every base run?
+           "base_saturated": bool(base.saturated.all()),  # did every base run gain < 1% over its last doubling?
+           "base_max_gain_last_doubling": float(base.gain_last_doubling.max())}
     out["relative_gain"] = out["capacity_bits_longer"] / out["capacity_bits"] - 1
     return out
 
@@ -307,16 +313,21 @@ def summarize(cfg: CapacityConfig, res: CapacityResult) -> dict:
     df, fits = res.grid, res.fits
     get = lambda p, k: fits[p][k] if p in fits else None
     return {
+        "stops": stop_summary(),  # how every run this notebook trained or loaded stopped (Experiment.train)
         "scale": cfg.scale, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
         "bits_per_param_fp32": get("fp32", "alpha"), "bits_per_param_bf16": get("bf16", "alpha"),
         "fit_r2_fp32": get("fp32", "r2"), "fits": fits,
         "all_saturated": bool(df.saturated.all()), "n_runs": int(len(df)),
-        "n_unsaturated": int(len(df) - df.saturated.astype(bool).sum()),  # runs whose max_steps came before a plateau
+        "n_unsaturated": int(len(df) - df.saturated.astype(bool).sum()),  # grid runs that gained >= 1% over their last doubling
+        # alpha is a lower bound when a run that holds a model's capacity (its max over N) was still gaining
+        "n_capacity_runs_unsaturated": int((~res.capacities.saturated_at_max.astype(bool)).sum()),
+        "max_gain_at_capacity": float(res.capacities.gain_at_max.max()),
         # training time of every run this notebook used, from an empty run store
         "training": {"wall_s": cfg.training_seconds(cfg.notebook_runs(res.check_longer))},
         "models": [{"n_params": int(r.n_params), "n_layer": int(r.n_layer), "d_model": int(r.d_model),
                     "precision": r.precision, "seed": int(r.seed), "capacity_bits": float(r.capacity_bits),
-                    "saturated": bool(r.all_saturated)} for r in res.capacities.itertuples()],
+                    "saturated": bool(r.saturated_at_max), "gain_last_doubling": float(r.gain_at_max),
+                    "stop_reason": r.stop_reason_at_max} for r in res.capacities.itertuples()],
         "check_longer": res.check_longer,
         "vocab_sweep": [{"vocab_size": int(r.vocab_size), "n_params": int(r.n_params),
                          "bits_per_param": float(r.bits_per_param)} for r in res.vocab.itertuples()],

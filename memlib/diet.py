@@ -26,7 +26,7 @@ import torch
 
 from memlib import scores
 from memlib.config import check, check_number
-from memlib.experiment import Experiment
+from memlib.experiment import Experiment, stop_summary
 from memlib.engine import Run, Subset, TrainConfig, evaluate, resolve_device, stack_of
 from memlib.engine.evaluation import examples
 from memlib.images import DATASETS, FASHION_CLASSES, Images, accuracy_monitor
@@ -305,6 +305,7 @@ def summarize(cfg: DietConfig, res: DietResults) -> dict:
     keys = ("score", "keep", "frac_kept", "seed", "test_acc")
     full = prune.get_group("clean").query("keep == 'all'").test_acc
     return {
+        "stops": stop_summary(),  # how every run this notebook trained or loaded stopped (Experiment.train)
         "scale": cfg.scale, "dataset": cfg.dataset, "n_train": int(len(clean)),
         "n_test": int(len(cfg.data().test_split().indices())),
         "model": {"type": cfg.model, **dataclasses.asdict(cfg.model_config()), "n_params": n_params(cfg.model_config())},

@@ -2,7 +2,8 @@
 
 `Experiment` owns `scale`, `device`, `scheduler` and `max_stack` (validated here, for every notebook alike) and
 `train(runs, monitor)`, the one place outside the engine that calls `sweep`; `training_seconds(runs)` is the
-training time of those runs as the store recorded it.
+training time of those runs as the store recorded it; `stop_summary()` how every run it trained stopped (each
+notebook's metrics carry it as "stops").
 """
 from __future__ import annotations
 
@@ -10,9 +11,32 @@ import dataclasses
 import os
 from typing import ClassVar
 
+from collections import Counter
+
 from memlib import paths
 from memlib.config import Config, ConfigError, check, check_number
 from memlib.engine import executor, sweep, train_seconds
+from memlib.engine.stopping import SATURATION_GAIN
+from memlib.models import n_params
+
+_TRAINED: dict = {}  # run id -> (run, metrics): every run this process trained or loaded through Experiment.train
+
+
+def stop_summary(items: list | None = None) -> dict:
+    """How the runs stopped (every run `Experiment.train` trained or loaded in this process, or `items`, a list of
+    (run, metrics)): counts by stop_reason, how many saturated (score gain over the last doubling of steps below
+    SATURATION_GAIN), the largest gain, and one row per run (what a notebook's metrics carry as "stops")."""
+    items = list(_TRAINED.values()) if items is None else items
+    rows = [{"run": r.run_id()[:12], "model": type(r.model).__name__, "params": n_params(r.model),
+             "examples": int(len(r.examples())), "steps": m["steps"], "stop_reason": m["stop_reason"],
+             "gain_last_doubling": m["gain_last_doubling"], "saturated": m["saturated"]} for r, m in items]
+    gains = [x["gain_last_doubling"] for x in rows if x["gain_last_doubling"] is not None]
+    return {"saturation_gain": SATURATION_GAIN, "n_runs": len(rows),
+            "n_saturated": sum(x["saturated"] is True for x in rows),
+            "n_unsaturated": sum(x["saturated"] is False for x in rows),
+            "n_unknown": sum(x["saturated"] is None for x in rows),
+            "by_reason": dict(sorted(Counter(x["stop_reason"] for x in rows).items())),
+            "max_gain_last_doubling": max(gains) if gains else None, "runs": rows}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +80,10 @@ class Experiment(Config):
 
     def train(self, runs: list, monitor, **kw) -> list[dict]:
         """Every run's metrics: finished runs loaded from the store, the rest trained in stacks (engine.sweep)."""
-        return sweep(runs, monitor, device=self.device, executor=executor(self.scheduler), max_stack=self.max_stack,
-                     **kw)
+        res = sweep(runs, monitor, device=self.device, executor=executor(self.scheduler), max_stack=self.max_stack,
+                    **kw)
+        _TRAINED.update({r.run_id(): (r, m) for r, m in zip(runs, res)})
+        return res
 
     @staticmethod
     def training_seconds(runs: list) -> float:

@@ -24,7 +24,7 @@ import torch
 
 from memlib import canaries as can
 from memlib.config import check, check_number
-from memlib.experiment import Experiment
+from memlib.experiment import Experiment, stop_summary
 from memlib.corpus import Corpus, TextSequences, zlib_bits
 from memlib.data import lm_pair
 from memlib.engine import Run, Subset, evaluate, generate, resolve_device, stack_of
@@ -368,6 +368,7 @@ def summarize(cfg: ExtractionConfig, res: ExtractionResults) -> dict:
     big = max(dup.n_params.unique())
     head = next(f for f in fits["vs_repeats"] if f["n_params"] == big and f["k"] == cfg.k_mid)
     return {
+        "stops": stop_summary(),  # how every run this notebook trained or loaded stopped (Experiment.train)
         "scale": cfg.scale, "dataset": t.dataset, "vocab_size": t.vocab_size, "seq_len": t.seq_len, "ks": list(cfg.ks),
         "k_extractable": ke.to_dict("records"), "convergence": convergence(ke, res.capacity_ratios),
         "duplication": duplication_rates(dup).to_dict("records"),

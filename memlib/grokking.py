@@ -19,7 +19,7 @@ import torch
 
 from memlib import models
 from memlib.config import Config, check, check_number
-from memlib.experiment import Experiment
+from memlib.experiment import Experiment, stop_summary
 from memlib.capacity import measured_alpha
 from memlib.engine import Run, TrainConfig
 from memlib.models import GPTConfig, class_nats
@@ -246,6 +246,7 @@ def summarize(cfg: GrokConfig, res: GrokResult) -> dict:
     and the capacity-ratio sweep with its `transition`."""
     steps, steps0 = per_seed(res.steps), per_seed(res.steps_no_wd)
     return {
+        "stops": stop_summary(),  # how every run this notebook trained or loaded stopped (Experiment.train)
         "scale": cfg.scale, "p": cfg.p, "train_frac": cfg.train_frac, "d_model": cfg.d_model,
         "n_params": int(res.steps.n_params.iloc[0]), "weight_decay": cfg.weight_decay, "steps": cfg.steps,
         "memorize_step": [s["memorize_step"] for s in steps],

@@ -177,13 +177,5 @@ class Images(Config):
 
 
 def accuracy_monitor(stack, n: int = 1024) -> dict:
-    """Engine monitor for classifiers: accuracy and loss on (up to) the first `n` of each model's examples."""
-    m = min(n, min(stack.counts))
-    index = torch.stack([o[:m] for o in stack.own]).to(stack.device)  # (K, m)
-    with torch.no_grad():
-        p = {k: v.detach().float() for k, v in stack.p.items()}
-        logits = stack.forward(p, stack.x[index])  # (K, m, classes)
-    y = stack.y[index]
-    acc = (logits.argmax(-1) == y).float().mean(1)
-    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view_as(y).mean(1)
-    return {"score": acc, "train_acc": acc, "train_loss": loss}
+    """Engine monitor for classifiers: accuracy and loss on each model's own first min(n, N_k) examples."""
+    return stack.own_accuracy(n)

@@ -30,7 +30,7 @@ from memlib.corpus import Corpus, TextSequences
 from memlib.corpus import zlib_bits as corpus_zlib_bits
 from memlib.data import lm_pair
 from memlib.engine import Run, Subset, evaluate
-from memlib.experiment import Experiment
+from memlib.experiment import Experiment, stop_summary
 from memlib.models import n_params
 from memlib.text import TextConfig, TextMonitor
 
@@ -426,6 +426,7 @@ def summarize(cfg: MiaConfig, res: MiaResults) -> dict:
     """The notebook's metrics (written to metrics/05_mia_scaling_law.json)."""
     t, b, g = cfg.text(), cfg.bounds(res.corpus), res.grid
     return {
+        "stops": stop_summary(),  # how every run this notebook trained or loaded stopped (Experiment.train)
         "scale": cfg.scale, "dataset": t.dataset, "vocab_size": t.vocab_size, "seq_len": t.seq_len,
         "sizes": [list(s) for s in cfg.sizes], "n_params": sorted({int(v) for v in g.n_params}),
         "n_trains": list(cfg.n_trains), "seeds": list(cfg.seeds),

@@ -148,9 +148,21 @@ class CNN(nn.Module):
         return self.net(x)  # (B, n_classes)
 
 
+def stacked_bmm(a, b):
+    """torch.bmm for stacked models, with each model's result independent of the stack's size K on CPU.
+
+    On CPU a batch of one goes to a plain matrix product, which rounds differently from the batched kernel
+    that K >= 2 use (at some shapes, e.g. 6 x 1024 @ 1024 x 18: a d_model = 6 weight gradient), so a single
+    model is computed as a batch of two (itself twice; the copy's output is discarded and adds an exact 0
+    to the gradient). Every K >= 2 gives each model the same bits (tests/test_stack_independence.py)."""
+    if a.shape[0] == 1 and a.device.type == "cpu":
+        return torch.bmm(a.expand(2, *a.shape[1:]), b.expand(2, *b.shape[1:]))[:1]
+    return torch.bmm(a, b)
+
+
 def _linear(x, p, name):
     """x (K, M, Cin) through K stacked Linear layers -> (K, M, Cout)."""
-    y = torch.bmm(x, p[name + ".weight"].transpose(1, 2))
+    y = stacked_bmm(x, p[name + ".weight"].transpose(1, 2))
     b = p.get(name + ".bias")
     return y if b is None else y + b.unsqueeze(1)
 
@@ -193,7 +205,7 @@ def gpt_stacked(c: GPTConfig, p: dict, idx, cache: list | None = None, pos0: int
                         p, pre + "out")
     x = _layer_norm(x, p, "ln_f")
     w = wte[:, : c.vocab_size] if c.tied else p["head.weight"]
-    return torch.bmm(x, w.transpose(1, 2)).view(K, B, T, -1)  # (K, B, T, V)
+    return stacked_bmm(x, w.transpose(1, 2)).view(K, B, T, -1)  # (K, B, T, V)
 
 
 IGNORE = -1  # a target below 0 is not coded: its position adds nothing to the loss (e.g. prompt tokens of a task)

@@ -39,7 +39,7 @@ import torch
 
 from memlib import diet, scores
 from memlib.config import check, check_number
-from memlib.experiment import Experiment
+from memlib.experiment import Experiment, stop_summary
 from memlib.diet import DietConfig
 from memlib.engine import Init, Mask, Run, TrainConfig, evaluate
 from memlib.engine.masks import prunable
@@ -372,6 +372,7 @@ def summarize(cfg: PruningConfig, res: PruningResults) -> dict:
     pruned = noise_df[noise_df.kind == "pruned"]
     dense = task_df[(task_df["mode"] == "one-shot") & (task_df.sparsity == 0)]
     return {
+        "stops": stop_summary(),  # how every run this notebook trained or loaded stopped (Experiment.train)
         "scale": cfg.scale, "dataset": d.dataset, "n_train": int(len(cfg.image_data().indices())),
         "noise": cfg.noise, "n_relabelled": int(cfg.image_data().noisy().sum()),
         "mlp": {**dataclasses.asdict(d.model_config()), "n_params": n_params(d.model_config()),

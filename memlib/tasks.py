@@ -185,13 +185,5 @@ def answer_correct(correct: np.ndarray) -> np.ndarray:
 
 def answer_monitor(stack, n: int = 1024) -> dict:
     """Engine monitor: answer accuracy and loss on (up to) `n` of each model's training sequences, spread
-    evenly over them (so both kinds are in)."""
-    m = min(n, min(stack.counts))
-    index = torch.stack([o[torch.linspace(0, len(o) - 1, m).long()] for o in stack.own]).to(stack.device)  # (K, m)
-    with torch.no_grad():
-        p = {k: v.detach().float() for k, v in stack.p.items()}
-        logits = stack.forward(p, stack.x[index])[:, :, -1]  # (K, m, V): the answer position
-    y = stack.y[index][:, :, -1]
-    acc = (logits.argmax(-1) == y).float().mean(1)
-    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view_as(y).mean(1)
-    return {"score": acc, "train_acc": acc, "train_loss": loss}
+    evenly over them (so both kinds are in); each model's own min(n, N_k), whatever else is in its stack."""
+    return stack.own_accuracy(n, spread=True, position=-1)

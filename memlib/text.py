@@ -30,7 +30,7 @@ import torch
 
 from memlib.bits import LN2
 from memlib.config import check, check_number
-from memlib.experiment import Experiment
+from memlib.experiment import Experiment, stop_summary
 from memlib.corpus import Corpus, CorpusConfig, TextSequences
 from memlib.data import lm_pair
 from memlib.engine import Run, TrainConfig, resolve_device, stack_of
@@ -63,7 +63,7 @@ class TextConfig(Experiment):
     # --- training (all models; the plateau is judged on the training set's compression) ---
     lr: float = 5e-3
     batch_size: int = 64
-    max_steps: int = 2500  # large sets stop here unsaturated (flagged); 20-min laptop budget
+    max_steps: int = 2500  # large sets stop here (stop_reason max_steps); 20-min laptop budget
     eval_every: int = 125
     patience: int = 4
     tol: float = 0.01
@@ -119,8 +119,8 @@ class TextConfig(Experiment):
 class TextMonitor:
     """Engine monitor for text: training-set compression (the plateau score) and train/held-out loss.
 
-    Scores the first `n` training sequences of each model and `n` held-out sequences; the
-    score is bits saved against a uniform code, summed over those training sequences.
+    Scores each model's own first min(n, N) training sequences (whatever else is in its stack) and `n`
+    held-out sequences; the score is bits saved against a uniform code, summed over those training sequences.
     """
 
     def __init__(self, heldout: np.ndarray, vocab_size: int, n: int):
@@ -130,10 +130,11 @@ class TextMonitor:
         K, S = len(stack.runs), stack.cfg.seq_len
         x, y = lm_pair(torch.from_numpy(self.heldout), bos=self.V)
         held = stack.nats(x.to(stack.device).expand(K, -1, -1), y.to(stack.device).expand(K, -1, -1))  # (K, n)
-        m = min(self.n, min(stack.counts))
-        train = stack.pool_nats(torch.stack([o[:m] for o in stack.own]).to(stack.device))  # (K, m)
-        saved = (S * math.log2(self.V) - train / LN2).sum(1)
-        return {"score": saved, "train_loss": train.mean(1) / S, "test_loss": held.mean(1) / S}
+        index, ms = stack.own_subset(self.n)  # each model's own first min(n, N_k) sequences
+        nats = stack.pool_nats(index)  # (K, max m_k)
+        train = [nats[k, :m] for k, m in enumerate(ms)]
+        saved = torch.stack([(S * math.log2(self.V) - t / LN2).sum() for t in train])
+        return {"score": saved, "train_loss": torch.stack([t.mean() for t in train]) / S, "test_loss": held.mean(1) / S}
 
 
 def all_runs(cfg: TextConfig, c: Corpus) -> list[Run]:
@@ -148,7 +149,7 @@ def train_all(cfg: TextConfig, c: Corpus, **kw) -> list[dict]:
 
 
 def n_saturated(results: list[dict]) -> int:
-    """How many of `train_all`'s runs the plateau rule stopped (the rest reached max_steps first)."""
+    """How many of `train_all`'s runs saturated (score gain < 1% over their last doubling of steps)."""
     return sum(bool(m["saturated"]) for m in results)
 
 
@@ -230,6 +231,7 @@ def summarize(cfg: TextConfig, res: TextResults) -> dict:
     """The notebook's metrics."""
     meta, df, pk = res.corpus.meta, res.curves, res.peaks
     return {
+        "stops": stop_summary(),  # how every run this notebook trained or loaded stopped (Experiment.train)
         "scale": cfg.scale, "dataset": cfg.dataset, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
         "n_documents": meta["n_documents"], "n_heldout_documents": len(meta["heldout_documents"]),
         "n_train_pool_sequences": meta["n_train_pool_sequences"], "n_heldout_sequences": meta["n_heldout_sequences"],

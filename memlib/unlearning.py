@@ -25,7 +25,7 @@ from memlib.data import lm_pair
 from memlib.diet import SCORES, DietConfig
 from memlib.diet import score_table as diet_score_table
 from memlib.engine import Init, Objective, Run, Subset, evaluate
-from memlib.experiment import Experiment
+from memlib.experiment import Experiment, stop_summary
 from memlib.extraction import ExtractionConfig
 from memlib.models import n_params
 from memlib.stats import spearman_ci
@@ -477,6 +477,7 @@ def summarize(cfg: UnlearningConfig, res: UnlearningResults) -> dict:
     """The notebook's metrics dict (written to metrics/07_unlearning.json)."""
     d, e, eff, rep_eff = cfg.diet(), cfg.extraction(), res.effort, res.repetition_effort
     return {
+        "stops": stop_summary(),  # how every run this notebook trained or loaded stopped (Experiment.train)
         "scale": cfg.scale, "dataset": d.dataset, "n_train": int(len(res.table)),
         "n_test": int(len(d.data().test_split().indices())),
         "model": {"type": d.model, **dataclasses.asdict(d.model_config()), "n_params": n_params(d.model_config())},

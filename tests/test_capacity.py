@@ -15,8 +15,8 @@ def history(fn, steps, every=100):
 
 
 # The ablation's base at smoke is notebook 01's check_runs: its capacity is the smoke baseline's
-# check_longer.capacity_bits (pre-refactor code, metrics/01_capacity.json at smoke).
-BASE_SMOKE_BITS = 207.172
+# check_longer.capacity_bits (metrics/01_capacity.json at smoke).
+BASE_SMOKE_BITS = 218.868
 
 LOG = lambda t: 1000 * math.log(t)  # memorized bits that keep rising ~log(steps): never a true plateau
 FLAT = lambda t: 5000 * (1 - math.exp(-t / 500))  # saturates: gains vanish after ~3000 steps

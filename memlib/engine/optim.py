@@ -59,8 +59,10 @@ def adamw_update(p, g, m, v, lr, scale, bc1, bc2, decay: bool, tc: TrainConfig, 
     if isinstance(bc1, torch.Tensor) and bc1.dim() == 1:
         bc1, bc2 = bc1.to(p.device).view(shape), bc2.to(p.device).view(shape)
     g = g.float() if scale is None else g.float() * scale.view(shape)
-    m = m.lerp(g, 1 - b1)
-    v = torch.addcmul(v * b2, g, g, value=1 - b2)
+    # plain multiplies and adds, each rounded once: lerp and addcmul round differently in their vectorized and
+    # scalar (tail) loops, so a model's update would depend on where its values fall in the stacked tensor
+    m = m * b1 + g * (1 - b1)
+    v = v * b2 + (g * g) * (1 - b2)
     upd = (m / bc1) / ((v / bc2).sqrt() + tc.eps)
     lr_k, p32 = lr.view(shape), p.float()
     if decay and tc.weight_decay:

@@ -25,7 +25,7 @@ class TrainConfig(Config):
     batch_size: int = 256  # examples per model per step; a model with fewer trains full-batch
     warmup: int = 100  # steps of linear warmup
     stop: str = "plateau"  # plateau | steps
-    max_steps: int = 20000  # budget; with stop=plateau a run that never plateaus is marked unsaturated; 0: store the
+    max_steps: int = 20000  # budget; with stop=plateau a run that never plateaus stops here (stop_reason "max_steps"); 0: store the
     # starting point (Init) with its mask applied, untrained (one-shot pruning)
     eval_every: int = 200  # steps between evaluations of the monitor
     patience: int = 4  # plateau: evaluations over which the gain is measured
@@ -198,12 +198,37 @@ class Run(Config):
         """Stored runs this one needs before it can train (its starting point, its mask's source)."""
         return [d.run for d in (self.init, self.mask) if d is not None]
 
+    def batch_rows(self, forget: bool = False) -> int | None:
+        """Rows of this run's batch (or forget batch; None without a forget set): batch_size, or for a run with
+        fewer examples all of them, padded with zero-weight rows to the next power of two (at most batch_size).
+
+        A function of the run alone, so a model's arithmetic does not depend on the models beside it: padding a
+        full batch to another model's length changes the summation order of its gradient, and the result."""
+        if forget and self.forget is None:
+            return None
+        return batch_rows(len(self.examples(forget)), self.train.batch_size)
+
     def stack_key(self, device="cpu"):
         """Runs with equal keys can share a stack. Off CUDA, bf16 is emulated in fp32 tensors (see
         Stack), so fp32 and bf16 runs that differ in nothing else share one stack there. Runs that
-        differ in their starting point, subset, forget set, objective or mask share a stack too."""
+        differ in their starting point, subset, forget set, objective or mask share a stack too, if
+        their batches (and forget batches) have as many rows (`batch_rows`); a run without a forget set
+        (its key's last entry None) may join any stack of its other entries (`sweep` puts it there)."""
         train = self.train if torch.device(device).type == "cuda" else self.train.replace(precision="fp32")
-        return (self.model, train, type(self.data))
+        return (self.model, train, type(self.data), self.batch_rows(), self.batch_rows(forget=True))
+
+
+MIN_BATCH_ROWS = 16  # per-model (K, B) tensors stay whole SIMD vectors (8 or 16 floats), as in a stack of any size
+
+
+def batch_rows(n: int, batch_size: int) -> int:
+    """Rows of one step's batch for a run of `n` examples: batch_size, or (n < batch_size) the power of two
+    at or above n and at least MIN_BATCH_ROWS, at most batch_size (the n examples, then zero-weight padding).
+    Why a minimum: transcendental functions (softplus, exp) round differently in PyTorch's vectorized loop
+    and its scalar tail, so a model's 4 values computed alone and the same 4 inside a stacked 16 could differ."""
+    if n >= batch_size:
+        return batch_size
+    return min(batch_size, max(MIN_BATCH_ROWS, 1 << max(0, n - 1).bit_length()))
 
 
 class DivergedError(FloatingPointError):

@@ -3,8 +3,11 @@
 Each model of a stack has its own initialisation seed (or stored starting point), its own training
 examples (indices into a shared pool, with repetitions), its own batch sampler, its own learning-rate
 schedule, forget set, mask and stopping point, so a model's result does not depend on which other
-models share its stack: training K models stacked gives the same parameters as training each alone
-(up to float rounding of the batched kernels). Parameters live as (K, ...) tensors; GPTs use a
+models share its stack: on CPU, training K models stacked gives bit for bit the parameters of training each
+alone (tests/test_stack_independence.py). What that takes: a batch shape that is the run's own
+(`Run.batch_rows`), monitors that score each model's own fixed subset (`own_subset`), reductions that never
+mix models, optimizer arithmetic that rounds alike in vectorized and scalar loops, and a lone model computed
+as a stack of two (`models.stacked_bmm`). On CUDA the batched kernels agree to float rounding. Parameters live as (K, ...) tensors; GPTs use a
 hand-written stacked forward (`models.STACKED`), other modules `torch.func.vmap(functional_call)`.
 """
 from __future__ import annotations
@@ -33,7 +36,7 @@ class Stack:
         self.objectives = [r.objective or Objective() for r in runs]  # per model: runs of any objective share a stack
         self.device = torch.device(device)
         keys = {r.stack_key(self.device) for r in runs}
-        assert len(keys) == 1, "runs of one stack must share their stack key"
+        assert len({k[:3] for k in keys}) == 1, "runs of one stack must share their stack key (Run.stack_key)"
         self.dtypes = [PRECISIONS[r.train.precision] for r in runs]  # what each model's parameters are stored as
         # bf16 matmuls are slower than fp32 on CPUs without AMX/avx512_bf16 (5-10x here), so on CPU
         # bf16 parameters are kept bf16-valued (rounded at every update) inside fp32 tensors, and
@@ -52,7 +55,7 @@ class Stack:
         self.forget_gens = [torch.Generator().manual_seed((int(r.run_id(), 16) + 1) % (2**63)) for r in runs]
         self.step = 0  # steps this stack has taken (schedules and stopping count from here)
         self.t0 = [0] * len(runs)  # optimizer steps each model had taken before (Init(optimizer=True))
-        self.state = [{"phase": "stable", "decay_start": None, "decay_len": None, "saturated": None,
+        self.state = [{"phase": "stable", "decay_start": None, "decay_len": None, "plateau_step": None,
                        "history": []} for _ in runs]
         self._start(store)
         self.masks = self._masks(store)
@@ -142,11 +145,14 @@ class Stack:
     def _draw(self, owns, gens, key):
         """Positions (K, B) into each model's example list (`owns`) and weights (K, B) for one step.
 
-        Models with at most B examples take them all, padded with zero-weight slots (their rows are built
-        once and cached under `key`); the others draw B positions from their own generator each step.
+        B is the stack's `Run.batch_rows` (one value for all its models, so a model's batch is the same in any
+        stack). Models with at most B examples take them all, padded with zero-weight slots (their rows are
+        built once and cached under `key`); the others draw B positions from their own generator each step.
         """
         if key not in self._fixed:
-            B = min(self.tc.batch_size, max(len(o) for o in owns))
+            rows = {r.batch_rows(forget=key == "forget") for r in self.runs} - {None}
+            assert len(rows) == 1, "runs trained in one stack must share their batch rows (Run.stack_key)"
+            B = rows.pop()
             rows = [torch.cat([torch.arange(len(o)), torch.zeros(B - len(o), dtype=torch.long)]) if len(o) <= B else None
                     for o in owns]
             w = torch.stack([torch.cat([torch.ones(len(o)), torch.zeros(B - len(o))]) if len(o) <= B else torch.ones(B)
@@ -182,6 +188,9 @@ class Stack:
         stacked = models.STACKED.get(type(self.cfg))
         if stacked is not None:
             return stacked(self.cfg, p, x)
+        if x.shape[0] == 1 and x.device.type == "cpu":  # as a stack of two: see models.stacked_bmm
+            two = lambda t: t.expand(2, *t.shape[1:])
+            return self.forward({n: two(v) for n, v in p.items()}, two(x))[:1]
         return vmap(lambda pk, xk: functional_call(self.base, pk, (xk,)))(p, x)
 
     def nats(self, x, y, fp32=True):
@@ -198,6 +207,29 @@ class Stack:
         """Per-example nats of pool rows: index (K, N) -> (K, N), computed in chunks."""
         out = [self.nats(self.x[i], self.y[i]) for i in index.split(chunk, dim=1)]
         return torch.cat(out, dim=1)
+
+    def own_subset(self, n: int, spread: bool = False):
+        """Each model's fixed monitoring subset of its own examples: its first min(n, N_k) (spread=True: that many
+        evenly spaced over its list), as one (K, m_max) index padded with each model's first entry, and the
+        lengths m_k. It depends on each run alone, never on the other models of the stack: a monitor reduces
+        model k over its first m_k entries only."""
+        subs = [o[torch.linspace(0, len(o) - 1, min(n, len(o))).long()] if spread else o[:n] for o in self.own]
+        return self._padded(subs), [len(x) for x in subs]
+
+    def own_accuracy(self, n: int, spread: bool = False, position=None) -> dict:
+        """Accuracy and loss (K,) of each model on its `own_subset(n, spread)`; `position`: only that output
+        position of a sequence (the answer). The engine monitor of classifiers and of answer tasks."""
+        index, ms = self.own_subset(n, spread)
+        with torch.no_grad():
+            p = {k: v.detach().float() for k, v in self.p.items()}
+            logits = self.forward(p, self.x[index])  # (K, m, classes) or (K, m, T, V)
+        y = self.y[index]
+        if position is not None:
+            logits, y = logits[:, :, position], y[:, :, position]
+        right = (logits.argmax(-1) == y).float()
+        nll = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view_as(y)
+        acc = torch.stack([right[k, :m].mean() for k, m in enumerate(ms)])
+        return {"score": acc, "train_acc": acc, "train_loss": torch.stack([nll[k, :m].mean() for k, m in enumerate(ms)])}
 
     def own_nats(self, chunk=512):
         """Each model's code length (nats) on each of its own training examples: list of (N_k,)."""

@@ -4,6 +4,10 @@
 monitored score (e.g. memorized bits) gains less than `tol` (relative) over `patience` evaluations
 (or, with `window_frac` > 0, over the last `window_frac` of the steps taken if that is longer), then
 decays the learning rate linearly to zero over `decay_frac` of the steps taken, and evaluates once more.
+
+How a run stopped is recorded apart from whether it saturated (`stop_info`): `stop_reason` says which
+rule ended it, `gain_last_doubling` how much its score rose over the second half of its steps, and
+`saturated` means that gain was below SATURATION_GAIN, whatever rule fired.
 """
 from __future__ import annotations
 
@@ -39,3 +43,33 @@ def plateaued(history, tc: TrainConfig) -> bool:
         ref = min(ref, before[-1])
     gain = scores[-1] - scores[ref]
     return gain <= tc.tol * abs(scores[-1])
+
+
+SATURATION_GAIN = 0.01  # a run is saturated when its score gained less than 1% (relative) over its last doubling of steps
+
+
+def gain_last_doubling(history) -> float | None:
+    """Relative gain of the score over the last doubling of steps: (final - at half the steps) / |final|, the
+    half-way score being the last evaluation at or before half the final step; None without one (or a 0 score)."""
+    if not history or "score" not in history[-1]:
+        return None
+    end = history[-1]
+    before = [h for h in history if h["step"] <= end["step"] / 2]
+    if not before or end["step"] == 0 or not end["score"] or end["score"] != end["score"]:
+        return None
+    return (end["score"] - before[-1]["score"]) / abs(end["score"])
+
+
+def stop_info(metrics: dict, stop: str) -> dict:
+    """Why a finished run stopped and whether it saturated, from its metrics and its TrainConfig.stop:
+    stop_reason "plateau" (the rule fired), "max_steps" (the budget came first), "steps" (a fixed budget) or
+    "untrained" (max_steps = 0); gain_last_doubling; saturated = that gain < SATURATION_GAIN (None if unknown)."""
+    if metrics["steps"] == 0:
+        return {"stop_reason": "untrained", "gain_last_doubling": None, "saturated": None}
+    if stop == "steps":
+        reason = "steps"
+    else:
+        reason = "plateau" if metrics.get("plateau_step") is not None else "max_steps"
+    gain = gain_last_doubling(metrics.get("history"))
+    return {"stop_reason": reason, "gain_last_doubling": None if gain is None else round(gain, 6),
+            "saturated": None if gain is None else bool(gain < SATURATION_GAIN)}

@@ -18,7 +18,7 @@ from memlib import models
 from memlib.config import check
 from memlib.engine.runs import DivergedError, Run, resolve_device
 from memlib.engine.stack import Stack
-from memlib.engine.stopping import plateaued
+from memlib.engine.stopping import plateaued, stop_info
 from memlib.store import RunStore
 
 
@@ -55,10 +55,11 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
         mon = {k: v.tolist() for k, v in monitor(stack).items()}
         for k, r in enumerate(stack.runs):
             final = {"step": 0, **{n: v[k] for n, v in mon.items()}}
-            metrics = {"final": final, "steps": 0, "saturated": None, "decay_start": None,
+            metrics = {"final": final, "steps": 0, "plateau_step": None, "decay_start": None,
                        "n_params": models.n_params(r.model), "stack_size": len(runs), "resumed_from": 0,
                        "stack_wall_s": round(time.time() - t0, 3), "device": where, "stack_id": stack_id,
                        "wall_s": round(time.time() - t0, 3), "opt_steps": stack.opt_steps()[k], "history": [final]}
+            metrics.update(stop_info(metrics, tc.stop))
             store.save(r.run_id(), r.to_dict(), stack.model_weights(k), metrics,
                        extra={"optimizer": stack.optimizer_state(k)})
         bar.close()
@@ -77,8 +78,7 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
         t = stack.step
         for s in stack.state:  # fixed budget, or a plateau that never came: decay at the end
             if s["decay_start"] is None and (t >= force_decay_at):
-                s.update(phase="decay", decay_start=t, decay_len=tc.max_steps - t,
-                         saturated=False if tc.stop == "plateau" else None)
+                s.update(phase="decay", decay_start=t, decay_len=tc.max_steps - t)
         ending = [s["decay_start"] is not None and t >= s["decay_start"] + s["decay_len"] for s in stack.state]
         if t % tc.eval_every == 0 or any(ending):
             mon = {k: v.tolist() for k, v in monitor(stack).items()}
@@ -86,21 +86,24 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
             for r in stack.runs:
                 store.heartbeat(r.run_id())
             for k, s in enumerate(stack.state):
+                if t % tc.eval_every and not ending[k]:
+                    continue  # another model's final evaluation: not one of this model's (its history is its own)
                 s["history"].append({"step": t, "lr": lrs[k], "loss": loss[k].item(),
                                      **{n: v[k] for n, v in mon.items()}})
                 if tc.stop == "plateau" and s["phase"] == "stable" and plateaued(s["history"], tc):
                     s.update(phase="decay", decay_start=t, decay_len=max(1, math.ceil(tc.decay_frac * t)),
-                             saturated=True)
+                             plateau_step=t)
             bar.set_postfix(models=len(stack.runs), score=f"{sum(mon['score']) / len(stack.runs):.4g}")
         if any(ending):
             for k in [k for k, e in enumerate(ending) if e]:
                 r, s = stack.runs[k], stack.state[k]
                 final = {n: v for n, v in s["history"][-1].items()}
-                metrics = {"final": final, "steps": t, "saturated": s["saturated"], "decay_start": s["decay_start"],
+                metrics = {"final": final, "steps": t, "plateau_step": s.get("plateau_step"), "decay_start": s["decay_start"],
                            "n_params": models.n_params(r.model), "stack_size": len(runs), "resumed_from": resumed_from,
                            "stack_wall_s": round(time.time() - t0, 3), "device": where, "stack_id": stack_id,
                            "wall_s": round(s["wall_before"] + time.time() - t0, 3), "opt_steps": stack.opt_steps()[k],
                            "history": s["history"]}
+                metrics.update(stop_info(metrics, tc.stop))
                 store.save(r.run_id(), r.to_dict(), stack.model_weights(k), metrics,
                            extra={"optimizer": stack.optimizer_state(k)})
             stack.keep([not e for e in ending])
@@ -189,38 +192,30 @@ def stack_limit(run: Run, device: str, max_stack: int, free_bytes: int | None = 
     return max(1, min(max_stack, int(0.8 * free_bytes // need)))
 
 
-_STACK_CHOICE = {}  # (stack key, k) -> models per stack on CPU, measured once per process
+CPU_STACK_BYTES = 256 * 2**20  # on CPU, models needing more training memory than this train one at a time
 
 
-def _step_seconds(runs: list[Run], store: RunStore, steps: int) -> float:
-    """Seconds per training step of a throwaway stack of `runs` (best of `steps`, after one warm-up step)."""
-    stack = Stack(runs, "cpu", compile=False, store=store)
-    stack.train_step()
-    best = float("inf")
-    for _ in range(steps):
-        t = time.perf_counter()
-        stack.train_step()
-        best = min(best, time.perf_counter() - t)
-    return best
+def cpu_stack_size(group: list[Run], max_stack: int) -> int:
+    """How many models of `group` to stack on CPU, from the runs alone (never from a timing): up to max_stack, or
+    one at a time where a model's training activations (`train_bytes_per_model`) exceed CPU_STACK_BYTES.
+    Stacking paid 2.4x at the laptop grid's shapes (~2 MB a model) and cost 0.9x at the paper's smallest
+    (V = 2048, batch 2048: ~4 GB a model; benchmarks/RESULTS.md). Which it is does not change a model's result:
+    each model's arithmetic is the same in a stack of any size (tests/test_stack_independence.py)."""
+    need = train_bytes_per_model(group[0])
+    return 1 if need is not None and need > CPU_STACK_BYTES else max(1, min(len(group), max_stack))
 
 
-def cpu_stack_size(group: list[Run], max_stack: int, store: RunStore | None = None, probe_steps: int = 3,
-                   timer=_step_seconds) -> int:
-    """How many models of `group` to stack on CPU: all (up to max_stack) or one at a time, whichever trains
-    faster per model. Stacking pays where per-model work is small (2.5x at the laptop grid's shapes) and costs
-    where it is large (0.5x at the paper's smallest, V = 2048: the stacked logits no longer fit in cache;
-    benchmarks/RESULTS.md), so a few steps of each are timed on throwaway stacks (nothing is stored, and a
-    model's result does not depend on its stack) and the choice is kept for the process."""
-    k = min(len(group), max_stack)
-    if k <= 1:
-        return 1
-    key = (group[0].stack_key(torch.device("cpu")), k)
-    if key not in _STACK_CHOICE:
-        store = store or RunStore()
-        stacked = timer(group[:k], store, probe_steps) / k
-        alone = timer(group[:1], store, probe_steps)
-        _STACK_CHOICE[key] = k if stacked <= alone else 1
-    return _STACK_CHOICE[key]
+def _stack_groups(pending: dict) -> list[list[Run]]:
+    """Runs grouped by stack key, runs without a forget set (key ending in None) joining the first group of
+    runs that differ from them only in their forget batch rows; in a deterministic order."""
+    groups = {}
+    for key, g in pending.items():
+        groups.setdefault(key, []).extend(g.values())
+    for key in [k for k in groups if k[-1] is None]:
+        mate = next((k for k in groups if k[-1] is not None and k[:-1] == key[:-1]), None)
+        if mate is not None:
+            groups[mate].extend(groups.pop(key))
+    return list(groups.values())
 
 
 def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto", executor=None,
@@ -235,8 +230,9 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
     last checkpoint (written every `checkpoint_every` steps; 0 = none). Runs claimed by another
     live process are waited for, not retrained. Each finished run is verified and read once.
     `progress`: None shows bars where `show_progress()` says.
-    `stacking`: "auto" stacks on CUDA up to the memory limit and, on CPU, times stacked against one model at
-    a time and keeps the faster (`cpu_stack_size`); "always" stacks up to max_stack; "never" trains one at a time.
+    `stacking`: "auto" stacks on CUDA up to the memory limit and on CPU as `cpu_stack_size` decides from the
+    runs; "always" stacks up to max_stack; "never" trains one at a time. On CPU a model's result does not
+    depend on the choice, nor on the other models in its stack.
     """
     check(stacking in ("auto", "always", "never"), "stacking", stacking, "'auto', 'always' or 'never'")
     progress = show_progress() if progress is None else progress
@@ -255,11 +251,10 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
         if found[rid] is None:
             pending.setdefault(r.stack_key(dev), {})[rid] = r  # dict: duplicates train once
     futures = []
-    for group in pending.values():
-        group = list(group.values())
+    for group in _stack_groups(pending):
         k = 1 if stacking == "never" else stack_limit(group[0], dev, max_stack)
         if stacking == "auto" and dev == "cpu":
-            k = cpu_stack_size(group, k, store)
+            k = cpu_stack_size(group, k)
         for i in range(0, len(group), k):
             futures.append(executor.submit(_train_pending, group[i:i + k], monitor, store.root, dev, progress,
                                            checkpoint_every))
@@ -281,8 +276,17 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
                     _train_pending([by_id[rid]], monitor, store.root, dev, progress, checkpoint_every)
                     continue
                 time.sleep(poll_s)  # another process is training it
-        found[rid] = m
+        found[rid] = with_stop_info(m, by_id[rid].train.stop)
     return [found[r.run_id()] for r in runs]
+
+
+def with_stop_info(m: dict, stop: str) -> dict:
+    """Metrics with stop_reason, gain_last_doubling and saturated (`stop_info`), derived for runs stored before
+    they were recorded (whose "saturated" meant "the plateau rule fired")."""
+    if "stop_reason" in m:
+        return m
+    m = dict(m, plateau_step=m.get("plateau_step", m.get("decay_start") if m.get("saturated") else None))
+    return {**m, **stop_info(m, stop)}
 
 
 def load_weights(run: Run, store: RunStore | None = None) -> dict:

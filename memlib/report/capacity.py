@@ -25,7 +25,7 @@ def rows(m: dict) -> list[str]:
     if m:
         tag = f"({m['scale']}, V={m['vocab_size']}, S={m['seq_len']})"
         rows.append(f"| 01 capacity, fp32 | α = {fmt(m['bits_per_param_fp32'], '.2f')} bits/param, "
-                    f"R² {fmt(m['fit_r2_fp32'], '.3f')} {tag} | {m['paper']['bits_per_param_fp32']} (mean); "
+                    f"R² {fmt(m['fit_r2_fp32'], '.3f')} {tag}{saturation(m)} | {m['paper']['bits_per_param_fp32']} (mean); "
                     f"{m['paper']['headline']} headline |")
         rows.append(f"| 01 capacity, bf16 | α = {fmt(m['bits_per_param_bf16'], '.2f')} bits/param {tag} | "
                     f"{m['paper']['bits_per_param_bf16']} |")
@@ -35,7 +35,8 @@ def rows(m: dict) -> list[str]:
                         f"S={pp['seq_len']}) | {pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param "
                         f"in {pp['wall_s']:.0f} s" + (f" on {pp['device'].split(': ')[-1]}" if pp.get("device") else "")
                         + (f"; 2× longer: {100 * pp['longer']['relative_gain']:+.1f}%" if pp.get("longer") else "")
-                        + ("" if pp["saturated"] else " (step budget reached before a plateau: a lower bound)")
+                        + ("" if pp["saturated"] else f" (still gaining {100 * pp.get('gain_last_doubling', float('nan')):.1f}% "
+                                                      "over its last doubling of steps: a lower bound)")
                         + f" | {pp['paper_capacity_bits'] / 1e3:.0f}K bits = {pp['paper_bits_per_param']:.2f} bits/param |")
         ab = m.get("ablation")
         if ab:
@@ -45,6 +46,19 @@ def rows(m: dict) -> list[str]:
             rows.append(f"| 01 ablation at {base['n_params']:,} params (one training choice changed; vs base "
                         f"{base['bits_per_param']:.2f} bits/param) | {moves} | Adam, batch 2048, to saturation |")
     return rows
+
+
+def saturation(m: dict) -> str:
+    """'; k of n runs saturated' for a results row (saturated: score gain < 1% over the last doubling of steps),
+    with the gain of the runs that set the capacities where any of them was still gaining (α is then a lower bound)."""
+    st = m.get("stops")
+    if not st:
+        return ""
+    out = f"; {st['n_saturated']} of {st['n_runs']} runs saturated"
+    if m.get("n_capacity_runs_unsaturated"):
+        out += (f", {m['n_capacity_runs_unsaturated']} of the capacity-setting runs still gaining (up to "
+                f"{100 * m['max_gain_at_capacity']:.1f}% over their last doubling): α is a lower bound")
+    return out
 
 
 def describe_longer(c: dict | None) -> str:
@@ -60,7 +74,7 @@ def describe(m: dict) -> str:
     """A plain-language summary of measured metrics beside the paper's numbers."""
     lines = [f"scale={m['scale']}: V={m['vocab_size']}, S={m['seq_len']}, {m['n_runs']} models, "
              f"all saturated: {m['all_saturated']}"
-             + (f" ({m['n_unsaturated']} reached max_steps before the plateau rule stopped them)" if m.get("n_unsaturated") else "")]
+             + (f" ({m['n_unsaturated']} gained >= 1% over their last doubling of steps)" if m.get("n_unsaturated") else "")]
     if (m.get("training") or {}).get("wall_s"):
         lines.append(f"training time of all this notebook's runs (from an empty run store): {m['training']['wall_s'] / 60:.1f} min")
     for p in ("fp32", "bf16"):
@@ -77,8 +91,9 @@ def describe(m: dict) -> str:
         lines.append(f"paper's smallest model: {pp['capacity_bits'] / 1e3:.0f}K bits = {pp['bits_per_param']:.2f} bits/param "
                      f"(paper {pp['paper_capacity_bits'] / 1e3:.0f}K = {pp['paper_bits_per_param']:.2f}), "
                      f"{pp.get('steps', '?')} steps, {pp['wall_s']:.0f} s on {pp.get('device', 'an unrecorded device')}"
-                     + ("; the plateau rule stopped it" if pp["saturated"] else
-                        "; its step budget ended before a plateau, so this is a lower bound"))
+                     + ("; saturated (< 1% gain over its last doubling)" if pp["saturated"] else
+                        f"; still gaining {100 * pp.get('gain_last_doubling', float('nan')):.1f}% over its last doubling "
+                        "of steps, so this is a lower bound"))
         if pp.get("longer"):
             c = pp["longer"]
             lines.append(f"  trained {c['steps_longer'] / c['steps']:.1f}x as long ({c['steps_longer']} steps): "
@@ -102,7 +117,7 @@ def describe_ablation(ab: dict | None, paper_pt: dict | None = None) -> str:
         moved = r.seed_min > b.seed_max or r.seed_max < b.seed_min  # seed ranges do not overlap
         lines.append(f"  {r.setting} = {r.value}: {r.bits_per_param:.3f} ({r.change_pct:+.1f}%; seeds {r.seed_min:.3f}-"
                      f"{r.seed_max:.3f}; {r.steps} steps"
-                     + ("" if r.saturated is None or r.saturated else "; budget ended before a plateau") + ")"
+                     + ("" if r.saturated is None or r.saturated else "; still gaining >= 1% over its last doubling") + ")"
                      + (" -- beyond the seed spread" if moved else " -- within the seed spread")
                      + f"; paper: {PAPER_TRAINING.get(r.setting, 'not stated')}")
     best = t.loc[t.bits_per_param.idxmax()]
@@ -153,7 +168,7 @@ def answer(m: dict) -> str:
                    f"{pp.get('device', 'an unrecorded device').split(': ')[-1]}): {pp['bits_per_param']:.2f} bits/param against "
                    f"Table 1's {pp['paper_bits_per_param']:.2f} ({100 * pp['bits_per_param'] / pp['paper_bits_per_param']:.0f}%)"
                    + (f"; training it 2× as long added {100 * pp['longer']['relative_gain']:+.1f}%." if pp.get("longer") else ".")
-                   + ("" if pp["saturated"] else " Its step budget ended before a plateau: a lower bound."))
+                   + ("" if pp["saturated"] else " It was still gaining over its last doubling of steps: a lower bound."))
     c, ab = m.get("check_longer"), m.get("ablation")
     gains = [(f"{c['steps_longer'] / c['steps']:.0f}× as long: {100 * c['relative_gain']:+.1f}%", c["relative_gain"])] if c else []
     if ab:
@@ -167,7 +182,7 @@ def answer(m: dict) -> str:
         out.append(("- **Training longer stores a little more:** " if top > 0 else "- **Training longer stores no more:** ")
                    + "; ".join(g for g, _ in gains)
                    + (f", so α here is a lower bound, by up to about {100 * top:.0f}%" if top > 0 else "")
-                   + (f" ({m['n_unsaturated']} of {m['n_runs']} runs reached max_steps before the plateau rule stopped "
-                      "them)" if m.get("n_unsaturated") else "")
+                   + (f" ({m['n_unsaturated']} of {m['n_runs']} runs gained >= 1% over their last doubling of steps)"
+                      if m.get("n_unsaturated") else "")
                    + "; what remains of the gap to the paper is not settled at this scale.")
     return "\n".join(out)

@@ -20,8 +20,17 @@ def rows(m: dict) -> list[str]:
         tl = f"n={p['test_loss_peak_n']} (ratio {p['test_loss_peak_ratio']:.2f})" + (
             "" if p["test_loss_peak_interior"] else ", at the grid's edge")
         out.append(f"| 03 text, {p['n_params'] / 1e3:.1f}K params: peak of unintended memorization; of held-out loss "
-                   f"| {um}; {tl} | both where dataset bits ≈ capacity (ratio 1) |")
+                   f"| {um}; {tl}{saturation(m)} | both where dataset bits ≈ capacity (ratio 1) |")
     return out
+
+
+def saturation(m: dict) -> str:
+    """'; k of n runs saturated' (score gain < 1% over the last doubling of steps; those at max_steps named)."""
+    st = m.get("stops")
+    if not st:
+        return ""
+    return (f"; {st['n_saturated']} of {st['n_runs']} runs saturated, {st['by_reason'].get('max_steps', 0)} stopped "
+            "at max_steps")
 
 
 def _peak(p: dict) -> str:
