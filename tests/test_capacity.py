@@ -101,11 +101,12 @@ def test_longer_gain_compares_capacity_per_seed():
 
     from memlib.capacity import longer_gain
     base = pd.DataFrame(dict(seed=[0, 0, 1, 1], memorized_bits=[90.0, 100, 80, 100], steps=[10, 20, 10, 30],
-                             saturated=[True] * 4))
+                             saturated=[False, True, False, True], gain_last_doubling=[0.2, 0.005, 0.3, 0.004]))
     longer = base.assign(memorized_bits=[95.0, 103, 80, 105], steps=[60] * 4)
     g = longer_gain(base, longer)
     assert g["capacity_bits"] == 100 and g["capacity_bits_longer"] == 104
     assert math.isclose(g["relative_gain"], 0.04) and g["steps"] == 30 and g["steps_longer"] == 60
+    assert g["base_saturated"] is False and g["base_max_gain_last_doubling"] == 0.3
 
 
 def test_cosine_schedule_warms_up_then_falls_to_zero_and_needs_a_fixed_budget():
