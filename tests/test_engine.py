@@ -202,3 +202,44 @@ def test_an_unknown_stacking_mode_is_refused(tmp_path):
     rs = runs()
     with pytest.raises(ConfigError, match="stacking"):
         sweep(rs, capacity_monitor, RunStore(tmp_path), device="cpu", stacking="sometimes")
+
+
+def _memorized_share(stack):
+    """capacity_monitor with the score as the share of each model's training bits it memorized (0 to 1)."""
+    out = capacity_monitor(stack)
+    total = torch.tensor([c * GPT.seq_len * math.log2(GPT.vocab_size) for c in stack.counts])
+    return {**out, "score": out["memorized_bits"] / total}
+
+
+def test_target_rule_stops_at_the_first_held_window_and_budget_runs_say_max_steps(tmp_path):
+    """stop="target": a run ends at the first evaluation completing `patience` in a row at or above the target
+    (stop_reason "target", target_step = steps), no decay; one that never holds it ends at max_steps. Default
+    fields keep every earlier run's hash."""
+    from memlib.engine.stopping import reached
+    tc = TC.replace(stop="target", target=0.5, patience=3, max_steps=400, eval_every=10, decay_frac=0.0)
+    assert TC.replace(target=0.0).run_id() == TC.run_id() and "target" not in TC.non_default()
+    st = RunStore(tmp_path)
+    fast, slow = runs(ns=(8, 400), seeds=(0,), tc=tc)
+    mf, ms = sweep([fast, slow], _memorized_share, st, device="cpu", progress=False)
+    h = mf["history"]
+    assert (mf["stop_reason"], mf["target_step"], mf["steps"]) == ("target", h[-1]["step"], h[-1]["step"])
+    assert mf["steps"] < 400 and mf["decay_start"] is None
+    assert all(x["score"] >= 0.5 for x in h[-3:]) and h[-4]["score"] < 0.5  # the first held window, and only it
+    assert not any(reached(h[:i], tc) for i in range(len(h)))  # no earlier prefix held the target
+    assert (ms["stop_reason"], ms["target_step"], ms["steps"]) == ("max_steps", None, 400)
+    assert ms["final"]["score"] < 0.5
+    (again,) = sweep([fast], _memorized_share, st, device="cpu", progress=False)  # loaded: the same stop info
+    assert (again["stop_reason"], again["steps"]) == ("target", mf["steps"])
+
+
+def test_reached_needs_a_held_window_not_a_blip():
+    from memlib.engine.stopping import reached
+    tc = TrainConfig(stop="target", target=0.9, patience=3)
+    h = lambda xs: [{"step": 10 * (i + 1), "score": x} for i, x in enumerate(xs)]
+    assert not reached(h([0.1, 0.95, 0.5, 0.95, 0.97]), tc)  # a blip, then two: not yet three in a row
+    assert reached(h([0.1, 0.95, 0.5, 0.95, 0.97, 0.9]), tc)  # three in a row, the last exactly at the target
+    assert not reached(h([0.95, 0.95]), tc)  # fewer evaluations than patience
+    with pytest.raises(ConfigError, match="invalid target="):
+        TrainConfig(stop="target", target=float("nan"))
+    with pytest.raises(ConfigError, match="invalid stop="):
+        TrainConfig(stop="until")

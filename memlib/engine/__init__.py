@@ -10,7 +10,7 @@ that trains, evaluates, decodes or stores lives here (see docs/engine.md for a w
 | `optim.py` | the AdamW update, gradient clipping, bf16 rounding, masks, the torch.compile'd step |
 | `objectives.py` | training losses by name: nll, gradient ascent, gradient difference, NPO |
 | `masks.py` | global magnitude masks from a stored run (pruning) |
-| `stopping.py` | the plateau rule and the warmup-stable-decay schedule |
+| `stopping.py` | the plateau and target rules and the warmup-stable-decay schedule |
 | `sweep.py` | `sweep` (train or load many runs, stacked, through any executor), `stack_of`, `load_weights` |
 | `evaluation.py` | `evaluate`: per-example losses, log-probabilities, correctness of stored runs, cached |
 | `grads.py` | per-example gradient norms with torch.func (GraNd) |

@@ -2,7 +2,7 @@
 
 A `Run` names everything that changes its result, so its hash (`Run.run_id`) names it in the run
 store. Fields added since the first runs were stored (`init`, `subset`, `forget`, `objective`,
-`mask`) default to None and so leave the hashes of earlier runs unchanged.
+`mask`) default to None, and `TrainConfig.target` to 0.0, and so leave the hashes of earlier runs unchanged.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class TrainConfig(Config):
     weight_decay: float = 0.0  # decoupled; on weight matrices and embeddings, not biases or norms
     batch_size: int = 256  # examples per model per step; a model with fewer trains full-batch
     warmup: int = 100  # steps of linear warmup
-    stop: str = "plateau"  # plateau | steps
+    stop: str = "plateau"  # plateau | steps | target
     max_steps: int = 20000  # budget; with stop=plateau a run that never plateaus stops here (stop_reason "max_steps"); 0: store the
     # starting point (Init) with its mask applied, untrained (one-shot pruning)
     eval_every: int = 200  # steps between evaluations of the monitor
@@ -35,6 +35,7 @@ class TrainConfig(Config):
     precision: str = "fp32"  # fp32 | bf16 (parameters stored and trained in bf16)
     grad_clip: float = 0.0  # per-model global gradient norm clip; 0 = off
     schedule: str = "wsd"  # wsd (warmup, constant, linear decay) | cosine (warmup, then cosine to 0 at max_steps; stop=steps)
+    target: float = 0.0  # target: stop once the score is >= target at `patience` evaluations in a row (no decay)
 
     def validate(self):
         check_number(self.lr, "lr", 0, lo_open=True)
@@ -44,7 +45,7 @@ class TrainConfig(Config):
         check_number(self.weight_decay, "weight_decay", 0)
         check_number(self.batch_size, "batch_size", 1, integer=True)
         check_number(self.warmup, "warmup", 0, integer=True)
-        check(self.stop in ("plateau", "steps"), "stop", self.stop, "'plateau' or 'steps'")
+        check(self.stop in ("plateau", "steps", "target"), "stop", self.stop, "'plateau', 'steps' or 'target'")
         check_number(self.max_steps, "max_steps", 0, integer=True)
         check_number(self.eval_every, "eval_every", 1, integer=True)
         check_number(self.patience, "patience", 1, integer=True)
@@ -54,6 +55,7 @@ class TrainConfig(Config):
         check(self.precision in PRECISIONS, "precision", self.precision, f"one of {sorted(PRECISIONS)}")
         check_number(self.grad_clip, "grad_clip", 0)
         check(self.schedule in ("wsd", "cosine"), "schedule", self.schedule, "'wsd' or 'cosine'")
+        check_number(self.target, "target")
         check(self.schedule == "wsd" or self.stop == "steps", "schedule", self.schedule,
               "'wsd' with stop='plateau' (a cosine schedule needs a fixed budget: stop='steps')")
 

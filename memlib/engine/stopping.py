@@ -1,9 +1,13 @@
-"""When a run stops: the plateau rule and the warmup-stable-decay learning-rate schedule.
+"""When a run stops: the plateau and target rules and the warmup-stable-decay learning-rate schedule.
 
 `stop="steps"` trains a fixed budget; `stop="plateau"` trains at constant learning rate until the
 monitored score (e.g. memorized bits) gains less than `tol` (relative) over `patience` evaluations
 (or, with `window_frac` > 0, over the last `window_frac` of the steps taken if that is longer), then
 decays the learning rate linearly to zero over `decay_frac` of the steps taken, and evaluates once more.
+`stop="target"` trains until the score has been at least `target` at `patience` evaluations in a row (`reached`:
+a held window, so a one-off crossing does not stop it) and ends there, at that evaluation, without a decay; a run
+that never holds it ends at `max_steps` (stop_reason "max_steps"). Its history up to any step is what a run with
+a smaller budget would have logged (at a constant learning rate: decay_frac = 0).
 
 How a run stopped is recorded apart from whether it saturated (`stop_info`): `stop_reason` says which
 rule ended it, `gain_last_doubling` how much its score rose over the last doubling of its steps before the
@@ -48,6 +52,11 @@ def plateaued(history, tc: TrainConfig) -> bool:
     return gain <= tc.tol * abs(scores[-1])
 
 
+def reached(history, tc: TrainConfig) -> bool:
+    """True when the score was >= `target` at each of the last `patience` evaluations."""
+    return len(history) >= tc.patience and all(h["score"] >= tc.target for h in history[-tc.patience:])
+
+
 SATURATION_GAIN = 0.01  # a run is saturated when its score gained less than 1% (relative) over its last doubling of steps
 
 
@@ -70,12 +79,14 @@ def gain_last_doubling(history, until: int | None = None) -> float | None:
 def stop_info(metrics: dict, stop: str) -> dict:
     """Why a finished run stopped and whether it saturated, from its metrics and its TrainConfig.stop:
     stop_reason "plateau" (the rule fired), "max_steps" (the budget came first), "steps" (a fixed budget) or
-    "untrained" (max_steps = 0); gain_last_doubling; saturated = that gain < SATURATION_GAIN (None if unknown)."""
+    "untrained" (max_steps = 0), "target" (the target rule fired, at metrics["target_step"]); gain_last_doubling; saturated = that gain < SATURATION_GAIN (None if unknown)."""
     if metrics["steps"] == 0:
         return {"stop_reason": "untrained", "gain_last_doubling": None, "decay_gain": None,
                 "gain_last_doubling_with_decay": None, "saturated": None}
     if stop == "steps":
         reason = "steps"
+    elif stop == "target":
+        reason = "target" if metrics.get("target_step") is not None else "max_steps"
     else:
         reason = "plateau" if metrics.get("plateau_step") is not None else "max_steps"
     hist, decay = metrics.get("history") or [], metrics.get("decay_start")

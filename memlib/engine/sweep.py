@@ -18,7 +18,7 @@ from memlib import models
 from memlib.config import check
 from memlib.engine.runs import DivergedError, Run, resolve_device
 from memlib.engine.stack import Stack
-from memlib.engine.stopping import plateaued, stop_info
+from memlib.engine.stopping import plateaued, reached, stop_info
 from memlib.store import RunStore
 
 
@@ -38,7 +38,7 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
     is not part of a run's identity: it does not change the result).
 
     `monitor(stack)` returns a dict of per-model tensors (K,) logged at every evaluation; its
-    "score" entry (higher is better) drives the plateau rule. Models that produce a NaN or
+    "score" entry (higher is better) drives the plateau and target rules. Models that produce a NaN or
     infinite loss are dropped; the others finish, then DivergedError names the failures.
     """
     tc = runs[0].train
@@ -93,12 +93,16 @@ def train_group(runs: list[Run], monitor, store: RunStore, device="cpu", progres
                 if tc.stop == "plateau" and s["phase"] == "stable" and plateaued(s["history"], tc):
                     s.update(phase="decay", decay_start=t, decay_len=max(1, math.ceil(tc.decay_frac * t)),
                              plateau_step=t)
+                if tc.stop == "target" and reached(s["history"], tc):
+                    s["target_step"] = t  # held the target for `patience` evaluations: this run ends here
+                    ending[k] = True
             bar.set_postfix(models=len(stack.runs), score=f"{sum(mon['score']) / len(stack.runs):.4g}")
         if any(ending):
             for k in [k for k, e in enumerate(ending) if e]:
                 r, s = stack.runs[k], stack.state[k]
                 final = {n: v for n, v in s["history"][-1].items()}
                 metrics = {"final": final, "steps": t, "plateau_step": s.get("plateau_step"), "decay_start": s["decay_start"],
+                           **({"target_step": s.get("target_step")} if tc.stop == "target" else {}),
                            "n_params": models.n_params(r.model), "stack_size": len(runs), "resumed_from": resumed_from,
                            "stack_wall_s": round(time.time() - t0, 3), "device": where, "stack_id": stack_id,
                            "wall_s": round(s["wall_before"] + time.time() - t0, 3), "opt_steps": stack.opt_steps()[k],
