@@ -83,13 +83,11 @@ def notebooks():
                          cap.paper_point_max_steps, len(cap.paper_point_fracs)))
     g = GrokConfig.from_params("paper")
     n_all = g.p * g.p
-    grok_jobs = [("classic", g.n_layer, g.d_model, g.p, 3, int(g.train_frac * n_all), "fp32", len(g.seeds), g.steps,
-                  len(g.seeds)),
-                 ("ablation (no weight decay)", g.n_layer, g.d_model, g.p, 3, int(g.train_frac * n_all), "fp32",
-                  len(g.ablation_seeds), g.steps, len(g.ablation_seeds))]
-    for d in g.sweep_d_models:  # one stack per width; full batch, padded to the largest training set
-        grok_jobs.append((f"sweep d={d}", g.n_layer, d, g.p, 3, int(max(g.sweep_fracs) * n_all), "fp32",
-                          len(g.sweep_fracs), g.sweep_steps, len(g.sweep_fracs)))
+    grok_jobs = [("ablation (no weight decay)", g.n_layer, g.d_model, g.p, 3, g.n_train, "fp32", len(g.ablation_seeds),
+                  g.ablation_steps, len(g.ablation_seeds))]
+    for d in g.onset_d_models:  # one stack per width (the classic run is one of its cells); full batch, at the budget
+        k = len(g.onset_n_train) * len(g.seeds)
+        grok_jobs.append((f"onset d={d}", g.n_layer, d, g.p, 3, max(g.onset_n_train), "fp32", k, g.steps, k))
     t = TextConfig.from_params("paper")
     text_jobs = [(f"{L}×{d}", L, d, t.vocab_size, t.seq_len, t.batch_size, "fp32", len(t.n_trains) * len(t.seeds),
                   t.max_steps, len(t.n_trains) * len(t.seeds)) for L, d in t.sizes]

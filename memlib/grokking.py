@@ -5,6 +5,13 @@ with AdamW and weight decay on a + b mod p first fits its training pairs, then, 
 generalizes. Morris et al. 2025 explain the onset by capacity: a model generalizes once its
 training set holds more bits (N_train * log2 p) than it can store (alpha * params).
 
+The test is made within each width: for each width the smallest training-set size N* from which it generalizes
+(test accuracy >= 99% held for 10 evaluations) within a budget, per seed on a fixed grid, censored where the grid
+ends (`onset`); then the slope of log(N* bits) on log(params) (`onset_fit`): the hypothesis predicts 1.
+Every weight-decay run stops once it has generalized (TrainConfig(stop="target")), at a constant learning rate,
+so its history up to B/2 is what a budget of B/2 would have given: N* at B/2 tells whether N* at B is
+set by the budget.
+
 Each example is the token sequence [a, b, =] and the label c = (a + b) mod p, predicted at "=";
 "=" is the GPT's BOS id (p), so the model is memlib's GPT with vocab_size = p and seq_len = 3.
 """
@@ -23,6 +30,8 @@ from memlib.experiment import Experiment, stop_summary
 from memlib.capacity import measured_alpha
 from memlib.engine import Run, TrainConfig
 from memlib.models import GPTConfig, class_nats
+from memlib.onset import NOT_SETTLED, bracket, onset_verdict, slope_interval, width_onset
+
 
 @dataclass(frozen=True)
 class GrokGPTConfig(GPTConfig):
@@ -79,98 +88,129 @@ class ModularAddition(Config):
 
 
 def monitor(stack) -> dict:
-    """Train/test accuracy and loss, the training set's code length in bits, and the weight norm."""
+    """Train/test accuracy and loss, the training set's code length, memorized bits, and the weight norms.
+
+    mem_bits: notebook 01's clipped estimator on the training pairs, sum of max(0, log2 p - code length) bits;
+    heldout_known_bits: its mean over the held-out pairs (what the model knows of a pair it never saw);
+    decayed_norm / undecayed_norm: the L2 norm of the tensors AdamW decays (`Stack.decay`: matrices and
+    embeddings) / of the others (LayerNorm gains, biases); weight_norm: of all of them.
+    """
     n = len(stack.x)
     index = torch.arange(n, device=stack.device).expand(len(stack.runs), n)
     with torch.no_grad():
         p = {k: v.detach().float() for k, v in stack.p.items()}
         logits = torch.cat([stack.forward(p, stack.x[i])[..., -1, :] for i in index.split(4096, dim=1)], 1)
     nats = class_nats(logits, stack.y[index])  # (K, p^2)
+    known = (math.log2(logits.shape[-1]) - nats / math.log(2)).clamp_min(0)  # (K, p^2) bits, clipped at 0
     correct = (logits.argmax(-1) == stack.y[index]).float()
-    out = {k: [] for k in ("train_acc", "test_acc", "train_loss", "test_loss", "train_bits")}
+    nan = torch.tensor(float("nan"))
+    keys = ("train_acc", "test_acc", "train_loss", "test_loss", "train_bits", "mem_bits", "heldout_known_bits")
+    out = {k: [] for k in keys}
     for k, own in enumerate(stack.own):
         mask = torch.zeros(n, dtype=torch.bool, device=stack.device)
         mask[own] = True
+        held = (~mask).any()
         out["train_acc"].append(correct[k, mask].mean())
-        out["test_acc"].append(correct[k, ~mask].mean() if (~mask).any() else torch.tensor(float("nan")))
+        out["test_acc"].append(correct[k, ~mask].mean() if held else nan)
         out["train_loss"].append(nats[k, mask].mean())
-        out["test_loss"].append(nats[k, ~mask].mean() if (~mask).any() else torch.tensor(float("nan")))
+        out["test_loss"].append(nats[k, ~mask].mean() if held else nan)
         out["train_bits"].append(nats[k, mask].sum() / math.log(2))
+        out["mem_bits"].append(known[k, mask].sum())
+        out["heldout_known_bits"].append(known[k, ~mask].mean() if held else nan)
     out = {k: torch.stack(v) for k, v in out.items()}
-    out["weight_norm"] = torch.stack([sum(v[k].float().pow(2).sum() for v in stack.p.values()).sqrt()
+    norm = lambda names: torch.stack([sum((p[m][k].pow(2).sum() for m in names), torch.tensor(0.0)).sqrt()
                                       for k in range(len(stack.runs))])
+    out["weight_norm"] = norm(list(p))
+    out["decayed_norm"] = norm([m for m in p if stack.decay[m]])
+    out["undecayed_norm"] = norm([m for m in p if not stack.decay[m]])
     out["score"] = out["test_acc"]
     return out
+
+
+def ladder(n: int, below: int, above: int = 0) -> tuple:
+    """n and its neighbours on a 2^(1/3) ladder (a factor 1.26 apart): round(n * 2^(i/3)) for i in -below..above."""
+    return tuple(round(n * 2 ** (i / 3)) for i in range(-below, above + 1))
 
 
 @dataclass(frozen=True)
 class GrokConfig(Experiment):
     SCALES = {
-        "smoke": dict(p=11, train_frac=0.5, d_model=32, seeds=(0,), ablation_seeds=(0,), steps=300, eval_every=25,
-                      sweep_d_models=(4, 16), sweep_fracs=(0.3, 0.7), sweep_steps=200),
+        "smoke": dict(p=11, d_model=16, n_train=60, onset_d_models=(8, 16), onset_n_train=ladder(60, 1), seeds=(0,),
+                      ablation_seeds=(0,), steps=300, ablation_steps=200, eval_every=25, hold=3),
         "laptop": dict(),
-        "paper": dict(p=113, train_frac=0.3, d_model=128, seeds=(0, 1, 2, 3, 4), ablation_seeds=(0, 1, 2, 3, 4),
-                      steps=40000, eval_every=100,
-                      sweep_d_models=(8, 16, 32, 64, 128, 256), sweep_fracs=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9),
-                      sweep_steps=40000),
+        "paper": dict(p=113, d_model=128, n_train=3831, onset_d_models=(32, 64, 128, 256),
+                      onset_n_train=ladder(3831, 5, 2), seeds=(0, 1, 2, 3, 4), ablation_seeds=(0, 1, 2, 3, 4),
+                      steps=50000, ablation_steps=50000, eval_every=100, hold=10),
     }
     p: int = 59  # modulus; the paper's 113 is too slow for a 2-core CPU
-    train_frac: float = 0.4  # share of all p^2 pairs used for training
     n_layer: int = 1
-    d_model: int = 64
-    seeds: tuple = (0, 1, 2)  # model init and train/test split
-    ablation_seeds: tuple = (0, 1)  # seeds of the weight-decay-0 runs (2, to keep laptop within 15 min)
+    d_model: int = 32  # the classic run's width: one cell of the onset grid
+    n_train: int = 1024  # the classic run's training pairs (29% of p^2; the papers: 30%), on the onset grid
+    seeds: tuple = (0, 1, 2)  # model init and train/test split, of every onset run (the classic's too)
+    ablation_seeds: tuple = (0, 1)  # seeds of the weight-decay-0 runs
     lr: float = 1e-3  # AdamW, as Nanda et al.
     weight_decay: float = 1.0
     betas: tuple = (0.9, 0.98)
     warmup: int = 10
-    steps: int = 3000  # full-batch steps of the classic run and its ablation (seed 0 grokked at 2750 in a probe)
+    steps: int = 5000  # budget B of every weight-decay run; each stops once it has generalized (`hold`)
+    ablation_steps: int = 3000  # weight decay 0: a fixed budget, compared with the runs above at equal steps
     eval_every: int = 50
-    sweep_d_models: tuple = (4, 8, 16, 32)  # widths of the capacity-ratio sweep
-    sweep_fracs: tuple = (0.1, 0.3, 0.5, 0.8)  # training fractions of the capacity-ratio sweep
-    sweep_steps: int = 2000
-    alpha: float = 0.0  # bits/param for the ratio; 0 = capacity.measured_alpha() (notebook 01's)
+    target: float = 0.99  # "generalized": test accuracy at least this ...
+    hold: int = 10  # ... at this many evaluations in a row (a one-off crossing does not count)
+    onset_d_models: tuple = (16, 32)  # widths of the onset grid (4.3K and 14.8K parameters at p = 59)
+    onset_n_train: tuple = ladder(1024, 4)  # training pairs: 406 ... 1024, a factor 1.26 apart (12-29% of pairs)
+    alpha: float = 0.0  # bits/param of the capacity ratio; 0 = capacity.measured_alpha() (notebook 01's)
 
     def validate(self):
         super().validate()
         check_number(self.p, "p", 3, integer=True)
-        check_number(self.train_frac, "train_frac", 0, 1, lo_open=True)
-        for f in self.sweep_fracs:
-            check_number(f, "sweep_fracs", 0, 1, lo_open=True)
-        for name in ("seeds", "ablation_seeds"):
+        for name in ("seeds", "ablation_seeds", "onset_d_models", "onset_n_train"):
             v = getattr(self, name)
-            check(len(v) >= 1 and all(isinstance(s, int) and s >= 0 for s in v), name, v,
+            check(len(v) >= 1 and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v), name, v,
                   "a non-empty list of integers >= 0")
-        check(len(self.sweep_d_models) >= 1 and all(isinstance(d, int) and d >= 1 for d in self.sweep_d_models),
-              "sweep_d_models", self.sweep_d_models, "a non-empty list of positive integers")
-        check_number(self.steps, "steps", 1, integer=True)
-        check_number(self.sweep_steps, "sweep_steps", 1, integer=True)
+        check(min(self.onset_d_models) >= 1, "onset_d_models", self.onset_d_models, "positive widths")
+        check(list(self.onset_n_train) == sorted(set(self.onset_n_train)) and self.onset_n_train[0] >= 1
+              and self.onset_n_train[-1] < self.p * self.p, "onset_n_train", self.onset_n_train,
+              f"increasing training-set sizes between 1 and {self.p * self.p - 1} (p^2 - 1)")
+        check(self.d_model in self.onset_d_models, "d_model", self.d_model, f"one of onset_d_models {self.onset_d_models}")
+        check(self.n_train in self.onset_n_train, "n_train", self.n_train, f"one of onset_n_train {self.onset_n_train}")
+        check_number(self.steps, "steps", 2, integer=True)
+        check_number(self.ablation_steps, "ablation_steps", 1, integer=True)
+        check_number(self.target, "target", 0, 1, lo_open=True)
+        check_number(self.hold, "hold", 1, integer=True)
         check_number(self.alpha, "alpha", 0)
-        self.train_config(0.0, self.steps)
+        self.train_config(self.weight_decay)
         self.model(self.d_model)
 
     def model(self, d_model: int) -> GrokGPTConfig:
         return GrokGPTConfig(vocab_size=self.p, seq_len=3, n_layer=self.n_layer, d_model=d_model)
 
-    def train_config(self, weight_decay: float, steps: int) -> TrainConfig:
-        """Full-batch AdamW for a fixed number of steps at constant learning rate after warmup."""
-        return TrainConfig(lr=self.lr, weight_decay=weight_decay, betas=self.betas, warmup=self.warmup,
-                           batch_size=self.p * self.p, stop="steps", max_steps=steps, eval_every=self.eval_every,
-                           decay_frac=0.0)
+    def train_config(self, weight_decay: float) -> TrainConfig:
+        """Full-batch AdamW at constant learning rate after warmup (so a history up to step s is what a budget of s
+        steps gives). With weight decay: until test accuracy holds `target` for `hold` evaluations, or `steps`;
+        without: a fixed `ablation_steps`."""
+        common = dict(lr=self.lr, weight_decay=weight_decay, betas=self.betas, warmup=self.warmup,
+                      batch_size=self.p * self.p, eval_every=self.eval_every, decay_frac=0.0)
+        if weight_decay:
+            return TrainConfig(**common, stop="target", target=self.target, patience=self.hold, max_steps=self.steps)
+        return TrainConfig(**common, stop="steps", max_steps=self.ablation_steps)
 
-    def n_train(self, frac: float) -> int:
-        return max(1, min(self.p * self.p - 1, round(frac * self.p * self.p)))
-
-    def classic_runs(self, weight_decay=None) -> list[Run]:
+    def run(self, d_model: int, n_train: int, seed: int, weight_decay: float | None = None) -> Run:
         wd = self.weight_decay if weight_decay is None else weight_decay
-        seeds = self.seeds if weight_decay is None else self.ablation_seeds
-        return [Run(model=self.model(self.d_model), data=ModularAddition(self.p, self.n_train(self.train_frac), s),
-                    train=self.train_config(wd, self.steps), seed=s) for s in seeds]
+        return Run(model=self.model(d_model), data=ModularAddition(self.p, n_train, seed),
+                   train=self.train_config(wd), seed=seed)
 
-    def sweep_runs(self) -> list[Run]:
-        return [Run(model=self.model(d), data=ModularAddition(self.p, self.n_train(f), self.seeds[0]),
-                    train=self.train_config(self.weight_decay, self.sweep_steps), seed=self.seeds[0])
-                for d in self.sweep_d_models for f in self.sweep_fracs]
+    def onset_runs(self) -> list[Run]:
+        """Every weight-decay run: onset_d_models x onset_n_train x seeds (the classic runs among them)."""
+        return [self.run(d, n, s) for d in self.onset_d_models for n in self.onset_n_train for s in self.seeds]
+
+    def classic_runs(self) -> list[Run]:
+        """The classic run, one per seed: the onset grid's (d_model, n_train) cell (loaded, not retrained)."""
+        return [self.run(self.d_model, self.n_train, s) for s in self.seeds]
+
+    def ablation_runs(self) -> list[Run]:
+        """The classic run with weight decay 0, for ablation_steps."""
+        return [self.run(self.d_model, self.n_train, s, weight_decay=0.0) for s in self.ablation_seeds]
 
     def capacity_alpha(self) -> tuple[float, str]:
         """(alpha, where it came from)."""
@@ -180,6 +220,30 @@ class GrokConfig(Experiment):
 def first_step(history, key, threshold=0.99):
     """The first logged step where history[key] >= threshold, or None."""
     return next((h["step"] for h in history if h[key] >= threshold), None)
+
+
+def generalize_step(history, hold: int, threshold: float = 0.99, until: int | None = None, key: str = "test_acc"):
+    """The first step of the first `hold` evaluations in a row with history[key] >= threshold that all lie at or
+    before step `until` (None: any), or None: when a run generalized within a budget of `until` steps."""
+    h = [x for x in history if until is None or x["step"] <= until]
+    streak = 0
+    for i, x in enumerate(h):
+        streak = streak + 1 if x[key] >= threshold else 0
+        if streak == hold:
+            return h[i - hold + 1]["step"]
+    return None
+
+
+def at_step(history, step, key):
+    """history[key] at the evaluation of `step` (None if step is None)."""
+    return None if step is None else next(h[key] for h in history if h["step"] == step)
+
+
+def best_test(history, until: int | None = None) -> dict:
+    """The best test accuracy logged at or before step `until`, and the first step it was reached."""
+    h = [x for x in history if until is None or x["step"] <= until]
+    best = max(h, key=lambda x: x["test_acc"])
+    return {"best_test_acc": best["test_acc"], "best_step": best["step"]}
 
 
 def curves(runs, results) -> pd.DataFrame:
@@ -192,74 +256,215 @@ def curves(runs, results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def steps_table(runs, results) -> pd.DataFrame:
-    """Per run: when train and test accuracy first pass 99%, and final accuracies."""
-    return pd.DataFrame([dict(seed=r.seed, weight_decay=r.train.weight_decay, d_model=r.model.d_model,
-                              n_train=r.data.n_train, n_params=m["n_params"],
-                              memorize_step=first_step(m["history"], "train_acc"),
-                              generalize_step=first_step(m["history"], "test_acc"),
-                              final_train_acc=m["final"]["train_acc"], final_test_acc=m["final"]["test_acc"])
-                         for r, m in zip(runs, results)])
+def run_table(runs, results, cfg: GrokConfig) -> pd.DataFrame:
+    """Per run: when it memorized (train accuracy first >= 99%) and generalized (test accuracy >= `target` held for
+    `hold` evaluations) within its budget and within half of it; the first one-off crossing; the best and final
+    test accuracy; the test accuracy and stored bits at the memorization step (notebook 01's clipped estimator on
+    the training pairs minus n_train times its mean on held-out pairs: what the model holds about its training
+    pairs beyond what it knows of unseen ones); *_equal: the same read at ablation_steps (equal steps with the
+    weight-decay-0 runs)."""
+    rows = []
+    for r, m in zip(runs, results):
+        h, budget = m["history"], r.train.max_steps
+        mem = first_step(h, "train_acc")
+        known = at_step(h, mem, "heldout_known_bits")
+        rows.append(dict(d_model=r.model.d_model, n_params=m["n_params"], n_train=r.data.n_train, seed=r.seed,
+                         weight_decay=r.train.weight_decay, steps=m["steps"], budget=budget,
+                         stop_reason=m["stop_reason"], memorize_step=mem,
+                         generalize_step=generalize_step(h, cfg.hold, cfg.target, budget),
+                         generalize_step_half=generalize_step(h, cfg.hold, cfg.target, budget // 2),
+                         first_crossing=first_step(h, "test_acc", cfg.target),
+                         **best_test(h), final_test_acc=m["final"]["test_acc"],
+                         **{f"{k}_equal": v for k, v in best_test(h, cfg.ablation_steps).items()},
+                         generalize_step_equal=generalize_step(h, cfg.hold, cfg.target, cfg.ablation_steps),
+                         gain_last_doubling=m["gain_last_doubling"],
+                         test_acc_at_memorize=at_step(h, mem, "test_acc"),
+                         stored_bits=None if mem is None else at_step(h, mem, "mem_bits") - r.data.n_train * known))
+    return pd.DataFrame(rows)
 
 
-def ratio_table(runs, results, cfg: GrokConfig, alpha: float) -> pd.DataFrame:
-    df = steps_table(runs, results)
-    df["dataset_bits"] = df.n_train * math.log2(cfg.p)
-    df["capacity_bits"] = alpha * df.n_params
-    df["ratio"] = df.dataset_bits / df.capacity_bits
-    return df.sort_values("ratio").reset_index(drop=True)
+def _int(x):
+    return None if x is None or pd.isna(x) else int(x)
 
 
-def transition(df: pd.DataFrame) -> dict:
-    """How the data bear on 'generalization sets in as the ratio crosses 1'."""
-    gen = df.final_test_acc >= 0.99
-    below, above = df[df.ratio < 1], df[df.ratio >= 1]
-    lo = df[gen].ratio.min() if gen.any() else None
-    hi_fail = df[~gen].ratio.max() if (~gen).any() else None
-    return {"generalized_share_below_1": float((below.final_test_acc >= 0.99).mean()) if len(below) else None,
-            "generalized_share_above_1": float((above.final_test_acc >= 0.99).mean()) if len(above) else None,
-            "smallest_ratio_generalized": None if lo is None else float(lo),
-            "largest_ratio_not_generalized": None if hi_fail is None else float(hi_fail)}
+def _brackets(w: pd.DataFrame, grid, seeds, col: str) -> list[tuple[float, float]]:
+    """Each seed's bracket of its onset, from whether its run at each grid n has `col` (a generalize step)."""
+    return [bracket(grid, [pd.notna(g) for g in w[w.seed == s].sort_values("n_train")[col]]) for s in seeds]
 
 
-def per_seed(df: pd.DataFrame) -> list[dict]:
-    """steps_table's rows as records: seed, the steps train and test accuracy first passed 99% (None: never),
-    final test accuracy."""
-    return [{"seed": int(r.seed), "memorize_step": None if pd.isna(r.memorize_step) else int(r.memorize_step),
-             "generalize_step": None if pd.isna(r.generalize_step) else int(r.generalize_step),
-             "final_test_acc": float(r.final_test_acc)} for r in df.itertuples()]
+def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float) -> list[dict]:
+    """One row per width of the onset grid: N* with its seed range, at the budget B and at B/2 (`budget_stable`:
+    N* and its range are the same at both, so N* is not an artefact of the budget; otherwise N*(B) is only an
+    upper bound), how many seeds generalized anywhere on the grid (`representable`: more than half: otherwise
+    the width may be unable to represent the task within B, and is left out of the fit), the onset in label bits
+    (N* log2 p) and stored bits per parameter, and the label-bit ratio to capacity r* = N* log2 p / (alpha params)
+    with its range (its lower end open where N* is not budget-stable)."""
+    rows = []
+    for d in cfg.onset_d_models:
+        w = table[(table.d_model == d) & (table.weight_decay == cfg.weight_decay)]
+        grid = sorted(w.n_train.unique())
+        full, half = _brackets(w, grid, cfg.seeds, "generalize_step"), _brackets(w, grid, cfg.seeds, "generalize_step_half")
+        at_b, at_half = width_onset(full), width_onset(half)
+        n_params = int(w.n_params.iloc[0])
+        # stored bits per training pair at each seed's own N*_s (its run's memorization step), median over seeds
+        per_pair = [w[(w.seed == s) & (w.n_train == hi)].stored_bits.iloc[0] / hi
+                    for s, (_, hi) in zip(cfg.seeds, full) if hi != math.inf]
+        per_pair = [x for x in per_pair if pd.notna(x)]
+        b = float(np.median(per_pair)) if per_pair else None
+        ratio = lambda n: None if n is None else n * math.log2(cfg.p) / (alpha * n_params)
+        n_gen = sum(bool(w[w.seed == s].generalize_step.notna().any()) for s in cfg.seeds)
+        rows.append({"d_model": int(d), "n_params": n_params, **at_b,
+                     "n_star_half_budget": at_half["n_star"], "ci_low_half_budget": at_half["ci_low"],
+                     "ci_high_half_budget": at_half["ci_high"], "censored_half_budget": at_half["censored"],
+                     "budget_stable": at_b == at_half,
+                     "seed_n_star": [None if hi == math.inf else int(hi) for _, hi in full],
+                     "seeds_generalized": n_gen, "representable": 2 * n_gen > len(cfg.seeds),
+                     "label_bits_per_param": None if at_b["n_star"] is None else at_b["n_star"] * math.log2(cfg.p) / n_params,
+                     "stored_bits_per_pair": b,
+                     "stored_bits_per_param": None if at_b["n_star"] is None or b is None else at_b["n_star"] * b / n_params,
+                     "ratio": ratio(at_b["n_star"]), "ratio_high": ratio(at_b["ci_high"]),
+                     "ratio_low": ratio(at_b["ci_low"]) if at_b == at_half else None})  # unstable: N* an upper bound
+    return rows
+
+
+def onset_fit(rows: list[dict], per_pair: str = "label", p: int | None = None) -> dict:
+    """Slope of log(N* bits) on log(params) over the representable widths, with its range over every width's
+    interval (a width that is not budget-stable: lower end 0), and the verdict on slope 1. per_pair: "label"
+    (log2 p bits a pair: the slope is N*'s own) or "stored" (each width's stored bits per pair)."""
+    use = [r for r in rows if r["representable"] and (per_pair == "label" or r["stored_bits_per_pair"])]
+    f = [math.log2(p) if per_pair == "label" else r["stored_bits_per_pair"] for r in use]
+    lows = [0.0 if not r["budget_stable"] or r["ci_low"] is None else r["ci_low"] * fi for r, fi in zip(use, f)]
+    highs = [math.inf if r["ci_high"] is None else r["ci_high"] * fi for r, fi in zip(use, f)]
+    out = {"bits": per_pair, "widths": [r["d_model"] for r in use], "n_widths": len(use),
+           "slope": None, "ci_low": None, "ci_high": None}
+    if len(use) >= 2:
+        lo, hi = slope_interval([r["n_params"] for r in use], lows, highs)
+        out.update(ci_low=lo if math.isfinite(lo) else None, ci_high=hi if math.isfinite(hi) else None)
+        if all(r["n_star"] is not None and r["censored"] is None for r in use):
+            x = np.log([r["n_params"] for r in use])
+            out["slope"] = float(np.polyfit(x, np.log([r["n_star"] * fi for r, fi in zip(use, f)]), 1)[0])
+        out["verdict"] = onset_verdict(lo, hi, len(use))
+    else:
+        out["verdict"] = NOT_SETTLED
+    return out
+
+
+def initial_norms(runs) -> list[dict]:
+    """Each run's decayed and undecayed weight norm at initialization (step 0, which the history does not log):
+    the monitor on a stack of the untrained models."""
+    from memlib.engine import Stack
+    from memlib.engine.sweep import eval_run
+    m = monitor(Stack([eval_run(r) for r in runs]))  # training settings dropped: runs of any budget share it
+    return [{"decayed_norm": float(a), "undecayed_norm": float(b)}
+            for a, b in zip(m["decayed_norm"].tolist(), m["undecayed_norm"].tolist())]
+
+
+def norm_summary(runs, results) -> list[dict]:
+    """Per run: the decayed-weight norm at init, its peak (and step), and at the end; the undecayed norm at init and
+    at the end."""
+    out = []
+    for r, m, init in zip(runs, results, initial_norms(runs)):
+        series = [(0, init["decayed_norm"])] + [(h["step"], h["decayed_norm"]) for h in m["history"]]
+        peak_step, peak = max(series, key=lambda t: t[1])
+        out.append({"seed": r.seed, "weight_decay": r.train.weight_decay, "init": init["decayed_norm"], "peak": peak,
+                    "peak_step": peak_step, "final": series[-1][1], "final_step": series[-1][0],
+                    "undecayed_init": init["undecayed_norm"], "undecayed_final": m["history"][-1]["undecayed_norm"]})
+    return out
+
+
+def norm_curves(runs, results) -> pd.DataFrame:
+    """The decayed and undecayed weight norms of every logged step, with each run's initialization as step 0."""
+    df = curves(runs, results)[["seed", "weight_decay", "step", "decayed_norm", "undecayed_norm"]]
+    init = pd.DataFrame([dict(seed=r.seed, weight_decay=r.train.weight_decay, step=0, **n)
+                         for r, n in zip(runs, initial_norms(runs))])
+    return pd.concat([init, df]).sort_values(["seed", "weight_decay", "step"]).reset_index(drop=True)
+
+
+def setup_table(cfg: GrokConfig) -> pd.DataFrame:
+    """This scale's setup beside Nanda et al.'s (REFERENCE.md §2), and what each difference could change."""
+    pairs = cfg.p * cfg.p
+    rows = [("modulus p", "113", str(cfg.p), "a smaller table: fewer pairs, steps scale differently"),
+            ("training pairs (classic run)", "30% of 12,769", f"{cfg.n_train:,} = {100 * cfg.n_train / pairs:.1f}% of {pairs:,}",
+             "grokking speed depends strongly on the fraction"),
+            ("model", "1 layer, d_model 128, 4 heads, untied, no LayerNorm",
+             f"{cfg.n_layer} layer, d_model {cfg.d_model}, heads of 16, tied embeddings, pre-LayerNorm, biases",
+             "LayerNorm and tying change what weight decay acts on"),
+            ("widths of the onset test", "one (128)", ", ".join(map(str, cfg.onset_d_models)), "the papers vary no width"),
+            ("steps", "40,000 (fixed)", f"up to {cfg.steps:,}; each run stops {cfg.hold} evaluations after it generalizes",
+             "a later collapse or cleanup phase is not seen"),
+            ("seeds", "a few runs", f"{len(cfg.seeds)} per grid cell; {len(cfg.ablation_seeds)} without weight decay",
+             "seed ranges, not confidence intervals"),
+            ("optimizer", "AdamW lr 1e-3, wd 1, betas (0.9, 0.98), full batch",
+             f"AdamW lr {cfg.lr:g}, wd {cfg.weight_decay:g}, betas {tuple(cfg.betas)}, full batch, {cfg.warmup} warmup steps",
+             "the same")]
+    return pd.DataFrame(rows, columns=["", "Nanda et al. 2023", f"here ({cfg.scale})", "could change"])
 
 
 @dataclass
 class GrokResult:
     """What notebook 02 measured, for `summarize`."""
 
-    steps: pd.DataFrame  # steps_table of the classic runs (weight decay cfg.weight_decay)
-    steps_no_wd: pd.DataFrame  # steps_table of the same runs with weight decay 0 (cfg.ablation_seeds)
-    ratios: pd.DataFrame  # ratio_table of the capacity-ratio sweep
-    alpha: float  # bits/param of the ratio
+    table: pd.DataFrame  # run_table of every weight-decay run (the onset grid; the classic runs are a cell of it)
+    ablation: pd.DataFrame  # run_table of the weight-decay-0 runs
+    norms: list  # norm_summary of the classic and weight-decay-0 runs
+    alpha: float  # bits/param of the capacity ratio
     alpha_source: str  # where alpha came from (cfg.capacity_alpha())
+    train_s: float  # training time of all these runs as the store recorded it (cfg.training_seconds)
+
+
+def classic(table: pd.DataFrame, cfg: GrokConfig) -> pd.DataFrame:
+    """The classic runs' rows of a run_table, by seed."""
+    return table[(table.d_model == cfg.d_model) & (table.n_train == cfg.n_train)
+                 & (table.weight_decay == cfg.weight_decay)].sort_values("seed").reset_index(drop=True)
+
+
+def per_seed(df: pd.DataFrame) -> list[dict]:
+    """run_table rows as records: seed, steps of memorization, generalization (held) and the first crossing (None:
+    not within the run's budget), test accuracy at memorization, final test accuracy, steps trained."""
+    return [{"seed": int(r.seed), "memorize_step": _int(r.memorize_step), "generalize_step": _int(r.generalize_step),
+             "first_crossing": _int(r.first_crossing), "budget": int(r.budget), "steps": int(r.steps),
+             "test_acc_at_memorize": None if pd.isna(r.test_acc_at_memorize) else float(r.test_acc_at_memorize),
+             "final_test_acc": float(r.final_test_acc)} for r in df.itertuples()]
+
+
+def equal_steps(table: pd.DataFrame, cfg: GrokConfig) -> list[dict]:
+    """The classic runs with weight decay, for the ablation's seeds, read at the ablation's budget (equal steps): best
+    test accuracy and its step, and the held-target step (None: not within ablation_steps)."""
+    df = classic(table, cfg)
+    return [{"seed": int(r.seed), "best_test_acc": float(r.best_test_acc_equal), "best_step": int(r.best_step_equal),
+             "generalize_step": _int(r.generalize_step_equal)} for r in df[df.seed.isin(cfg.ablation_seeds)].itertuples()]
 
 
 def summarize(cfg: GrokConfig, res: GrokResult) -> dict:
-    """The notebook's metrics: when each classic run memorized and generalized, with and without weight decay,
-    and the capacity-ratio sweep with its `transition`."""
-    steps, steps0 = per_seed(res.steps), per_seed(res.steps_no_wd)
+    """The notebook's metrics: the classic runs (memorization, generalization, norms), weight decay 0 against
+    weight decay at equal steps, the onset per width and its fit against parameters in label and stored bits."""
+    steps, rows = per_seed(classic(res.table, cfg)), onset(res.table, cfg, res.alpha)
+    abl = res.ablation.sort_values("seed")
+    norms = [n for n in res.norms if n["weight_decay"] == cfg.weight_decay]
     return {
         "stops": stop_summary(),  # how every run this notebook trained or loaded stopped (Experiment.train)
-        "scale": cfg.scale, "p": cfg.p, "train_frac": cfg.train_frac, "d_model": cfg.d_model,
-        "n_params": int(res.steps.n_params.iloc[0]), "weight_decay": cfg.weight_decay, "steps": cfg.steps,
+        "training": {"wall_s": res.train_s},
+        "scale": cfg.scale, "p": cfg.p, "n_train": cfg.n_train, "train_frac": cfg.n_train / cfg.p ** 2,
+        "d_model": cfg.d_model, "n_params": int(classic(res.table, cfg).n_params.iloc[0]),
+        "weight_decay": cfg.weight_decay, "steps": cfg.steps, "eval_every": cfg.eval_every, "target": cfg.target,
+        "hold": cfg.hold, "seeds": list(cfg.seeds),
         "memorize_step": [s["memorize_step"] for s in steps],
         "generalize_step": [s["generalize_step"] for s in steps],
+        "test_acc_at_memorize": [s["test_acc_at_memorize"] for s in steps],
         "per_seed": steps,
-        "weight_decay_ablation": {"weight_decay": 0.0,
-                                  "memorize_step": [s["memorize_step"] for s in steps0],
-                                  "generalize_step": [s["generalize_step"] for s in steps0],
-                                  "final_test_acc": [s["final_test_acc"] for s in steps0]},
+        "decayed_norm": norms,
+        "weight_decay_ablation": {
+            "weight_decay": 0.0, "steps": cfg.ablation_steps,
+            "per_seed": [{"seed": int(r.seed), "best_test_acc": float(r.best_test_acc), "best_step": int(r.best_step),
+                          "final_test_acc": float(r.final_test_acc), "generalize_step": _int(r.generalize_step),
+                          "gain_last_doubling": None if pd.isna(r.gain_last_doubling) else float(r.gain_last_doubling)}
+                         for r in abl.itertuples()],
+            "with_weight_decay_equal_steps": equal_steps(res.table, cfg),
+            "decayed_norm": [n for n in res.norms if n["weight_decay"] == 0.0]},
         "alpha": res.alpha, "alpha_source": res.alpha_source,
-        "ratio_sweep": [{"ratio": float(r.ratio), "n_train": int(r.n_train), "n_params": int(r.n_params),
-                         "d_model": int(r.d_model),
-                         "generalize_step": None if pd.isna(r.generalize_step) else int(r.generalize_step),
-                         "final_test_acc": float(r.final_test_acc)} for r in res.ratios.itertuples()],
-        "transition": transition(res.ratios),
+        "onset_grid": {"d_models": list(cfg.onset_d_models), "n_train": list(cfg.onset_n_train),
+                       "seeds": list(cfg.seeds), "steps": cfg.steps, "half_steps": cfg.steps // 2},
+        "onset": rows,
+        "onset_fit": onset_fit(rows, "label", cfg.p),
+        "onset_fit_stored": onset_fit(rows, "stored", cfg.p),
     }

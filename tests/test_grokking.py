@@ -1,9 +1,16 @@
+import math
+
+import pandas as pd
 import pytest
 import torch
 
+from memlib import grokking as grok
 from memlib.config import ConfigError
-from memlib.engine import Stack
-from memlib.grokking import GrokConfig, ModularAddition, first_step, monitor
+from memlib.engine import Run, Stack, TrainConfig
+from memlib.grokking import GrokConfig, GrokGPTConfig, ModularAddition, first_step, monitor
+from memlib.report import grokking as words
+
+INF = math.inf
 
 
 def test_every_pair_once_and_split_disjoint():
@@ -17,42 +24,42 @@ def test_every_pair_once_and_split_disjoint():
     assert set(ModularAddition(13, 30, 2).indices().tolist()) <= tr  # fractions of one split are nested
 
 
+def _old_smoke_runs():
+    """The first two runs of the pre-issue-26 smoke sweep (d_model 4, 36 and 85 of 121 pairs), spelled out."""
+    tc = TrainConfig(lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98), warmup=10, batch_size=121, stop="steps",
+                     max_steps=200, eval_every=25, decay_frac=0.0)
+    return [Run(model=GrokGPTConfig(vocab_size=11, seq_len=3, n_layer=1, d_model=4), data=ModularAddition(11, n, 0),
+                train=tc, seed=0) for n in (36, 85)]
+
+
+# at init: LayerNorm gains are ones (3 LayerNorms x 4 = 12, norm sqrt 12), the matrices small (GPT-2 init)
+GOLD = {"decayed": 0.319164, "undecayed": math.sqrt(12), "mem_bits": [0.6592975, 1.6829875],
+        "heldout_known": [0.0247873, 0.0300897]}
+
+
 def test_monitor_scores_train_and_complement():
-    """At initialization (seeded, so these are golden values of the pre-refactor code): correct counts on the
-    36 and 85 training pairs and their complements in the 121, and a near-uniform code of the labels."""
-    import math
-    cfg = GrokConfig.from_params("smoke")
-    runs = cfg.sweep_runs()[:2]
-    assert [r.data.n_train for r in runs] == [36, 85] and [r.run_id() for r in runs] == ["017b631f27340218",
-                                                                                      "ee51829d0b5a8c8f"]
-    m = monitor(Stack(runs))
+    """At initialization (seeded, so these are golden values of the pre-refactor code, under the same run ids): correct
+    counts on the 36 and 85 training pairs and their complements in the 121, a near-uniform code of the labels; the
+    new keys: the weight norm split into the tensors AdamW decays and the others, and the clipped memorized bits."""
+    runs = _old_smoke_runs()
+    assert [r.run_id() for r in runs] == ["017b631f27340218", "ee51829d0b5a8c8f"]  # the engine change moved no hash
+    s = Stack(runs)
+    m = monitor(s)
     assert m["train_acc"].tolist() == pytest.approx([2 / 36, 6 / 85]) and m["test_acc"].tolist() == pytest.approx([9 / 85, 5 / 36])
     assert torch.equal(m["score"], m["test_acc"])
     assert m["train_loss"].tolist() == pytest.approx([math.log(11)] * 2, rel=0.01)  # about uniform over 11 labels
     assert m["train_bits"].tolist() == pytest.approx([2.399327 * 36 / math.log(2), 2.402117 * 85 / math.log(2)], rel=1e-5)
-    assert m["weight_norm"].tolist() == pytest.approx([3.478773] * 2, rel=1e-5)  # the same init: seeds[0]
-
-
-def test_summarize_names_each_seed_and_the_transition():
-    import pandas as pd
-
-    from memlib.grokking import GrokResult, per_seed, summarize
-    from memlib.report import grokking as words
-    cfg = GrokConfig.from_params("smoke")
-    steps = pd.DataFrame(dict(seed=[0, 1], n_params=[100, 100], memorize_step=[150, 150], generalize_step=[900, None],
-                              final_test_acc=[1.0, 0.4]))
-    ratios = pd.DataFrame(dict(ratio=[0.5, 2.0], n_train=[10, 40], n_params=[100, 100], d_model=[8, 8],
-                               generalize_step=[300, None], final_test_acc=[1.0, 0.2]))
-    assert per_seed(steps)[1] == {"seed": 1, "memorize_step": 150, "generalize_step": None, "final_test_acc": 0.4}
-    m = summarize(cfg, GrokResult(steps=steps, steps_no_wd=steps.iloc[1:], ratios=ratios, alpha=2.0, alpha_source="test"))
-    assert m["generalize_step"] == [900, None] and m["weight_decay_ablation"]["generalize_step"] == [None]
-    assert m["transition"]["generalized_share_below_1"] == 1.0 and m["transition"]["generalized_share_above_1"] == 0.0
-    a = words.answer(m)
-    assert "Grokking, in 1 of 2 seeds" in a and "at steps 900, never, 750 steps later" in a and "does not support" in a
-    assert "weight decay is what makes it generalize" in a
-    assert words.describe_seeds(m["per_seed"]).splitlines()[1] == \
-        "seed 1: train 99% at step 150, test 99% never; final test accuracy 0.400"
-    assert "mean over seeds that generalized: 750 steps" in words.describe(m)
+    assert m["weight_norm"].tolist() == pytest.approx([3.478773] * 2, rel=1e-5)  # the same init: seed 0
+    # decayed (matrices and embeddings: what AdamW decays) and undecayed (LayerNorm gains, biases) split the norm
+    assert (m["decayed_norm"] ** 2 + m["undecayed_norm"] ** 2).tolist() == pytest.approx((m["weight_norm"] ** 2).tolist())
+    assert sorted(n for n in s.p if not s.decay[n]) == sorted(n for n in s.p if n.endswith(".bias") or ".ln" in n
+                                                               or n.startswith("ln"))
+    assert m["decayed_norm"].tolist() == pytest.approx([GOLD["decayed"]] * 2, rel=1e-5)
+    assert m["undecayed_norm"].tolist() == pytest.approx([GOLD["undecayed"]] * 2, rel=1e-5)
+    # clipped bits: each pair's max(0, log2 11 - code length); near uniform they are small but not all zero
+    assert m["mem_bits"].tolist() == pytest.approx(GOLD["mem_bits"], rel=1e-5)
+    assert m["heldout_known_bits"].tolist() == pytest.approx(GOLD["heldout_known"], rel=1e-5)
+    assert (m["mem_bits"] >= 0).all() and (m["mem_bits"] <= torch.tensor([36.0, 85.0]) * math.log2(11)).all()
 
 
 def test_first_step():
@@ -60,12 +67,207 @@ def test_first_step():
     assert first_step(h, "a") == 20 and first_step(h, "a", 1.01) is None
 
 
-@pytest.mark.parametrize("kw, field", [({"p": 2}, "p"), ({"train_frac": 0}, "train_frac"),
-                                        ({"train_frac": 1.2}, "train_frac"), ({"sweep_fracs": [0.5, 0]}, "sweep_fracs"),
-                                        ({"steps": 0}, "steps"), ({"seeds": []}, "seeds"),
-                                        ({"sweep_d_models": [0]}, "sweep_d_models"), ({"alpha": -1}, "alpha"),
+def _hist(accs, every=50):
+    return [{"step": every * (i + 1), "test_acc": a} for i, a in enumerate(accs)]
+
+
+def test_generalize_step_needs_a_held_window_not_a_blip():
+    blip = _hist([0.2, 0.995, 0.94, 0.5, 0.99, 0.99, 0.999, 1.0])
+    assert grok.generalize_step(blip, hold=3) == 250  # the blip at 100 fell back; the window 250-350 holds
+    assert first_step(blip, "test_acc") == 100  # what a one-off crossing would have dated
+    assert grok.generalize_step(blip, hold=3, until=300) is None  # the window completes at 350, after the budget
+    assert grok.generalize_step(blip, hold=3, until=350) == 250
+    assert grok.generalize_step(_hist([0.1] * 9 + [1.0, 1.0]), hold=3) is None  # a late crossing, not yet held
+    assert grok.generalize_step(_hist([0.99, 0.99]), hold=1) == 50
+
+
+@pytest.mark.parametrize("gen, want", [
+    ([False, False, True, True, True], (512, 645)),  # monotone: the first of the run of successes
+    ([False, True, False, True, True], (645, 813)),  # non-monotone: a failure above a success moves N* up
+    ([True, True, True, True, True], (0, 406)),  # left-censored: every grid size generalized
+    ([True, True, True, True, False], (1024, INF)),  # right-censored: the largest did not, whatever came before
+])
+def test_bracket(gen, want):
+    assert grok.bracket([406, 512, 645, 813, 1024], gen) == want
+
+
+def test_width_onset_median_range_and_censoring():
+    assert grok.width_onset([(406, 512), (512, 645), (645, 813)]) == \
+        {"n_star": 645, "ci_low": 406, "ci_high": 813, "censored": None}
+    assert grok.width_onset([(0, 406), (0, 406), (512, 645)]) == \
+        {"n_star": 406, "ci_low": None, "ci_high": 645, "censored": "left"}
+    assert grok.width_onset([(512, 645), (1024, INF), (1024, INF)]) == \
+        {"n_star": None, "ci_low": 512, "ci_high": None, "censored": "right"}
+
+
+GRID = (406, 512, 645, 813, 1024)
+
+
+def _table(pattern: dict, half: dict | None = None, params={16: 4320, 32: 14784}):
+    """A run table: pattern[d] = per seed, the smallest grid n that generalizes from there up (None: none does) at B;
+    half[d] the same at B/2 (default: as at B). Stored bits: half of each pair's label bits."""
+    half = half or pattern
+    rows = []
+    for d, seeds in pattern.items():
+        for s, (first, first_half) in enumerate(zip(seeds, half[d])):
+            for n in GRID:
+                rows.append(dict(d_model=d, n_params=params[d], n_train=n, seed=s, weight_decay=1.0,
+                                 generalize_step=1000 if first is not None and n >= first else None,
+                                 generalize_step_half=1000 if first_half is not None and n >= first_half else None,
+                                 stored_bits=0.5 * math.log2(59) * n * (1 if d == 16 else 2)))
+    return pd.DataFrame(rows)
+
+
+def _cfg(**kw):
+    return GrokConfig.from_params("laptop", **kw)
+
+
+def test_onset_rows_censoring_budget_stability_and_representability(monkeypatch):
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = _cfg()
+    t = _table({16: [645, 813, 645], 32: [None, 1024, None]}, half={16: [813, 813, 645], 32: [None, None, None]})
+    r16, r32 = grok.onset(t, cfg, alpha=2.0)
+    assert (r16["n_star"], r16["ci_low"], r16["ci_high"], r16["censored"]) == (645, 512, 813, None)
+    assert r16["n_star_half_budget"] == 813 and r16["budget_stable"] is False  # N* moved between B/2 and B
+    assert r16["seed_n_star"] == [645, 813, 645] and r16["representable"] and r16["seeds_generalized"] == 3
+    assert r16["label_bits_per_param"] == pytest.approx(645 * math.log2(59) / 4320)
+    assert r16["stored_bits_per_pair"] == pytest.approx(0.5 * math.log2(59))
+    assert r16["ratio"] == pytest.approx(645 * math.log2(59) / (2.0 * 4320))
+    assert r16["ratio_low"] is None  # budget-unstable: the lower end is open
+    assert r32["censored"] == "right" and r32["n_star"] is None and r32["ci_high"] is None
+    assert r32["seeds_generalized"] == 1 and not r32["representable"]  # 1 of 3 seeds: left out of the fit
+    assert r32["budget_stable"] is False
+    stable = grok.onset(_table({16: [645, 813, 645], 32: [813, 813, 1024]}), cfg, alpha=2.0)
+    assert [r["budget_stable"] for r in stable] == [True, True]
+    assert stable[1]["ratio_low"] == pytest.approx(645 * math.log2(59) / (2.0 * 14784))
+
+
+def test_slope_interval_is_the_box_corners_with_open_ends():
+    lo, hi = grok.slope_interval([100, 1000], [10, 100], [20, 200])
+    assert (lo, hi) == pytest.approx((math.log(100 / 20) / math.log(10), math.log(200 / 10) / math.log(10)))
+    assert grok.slope_interval([100, 1000], [0, 100], [20, 200]) == (pytest.approx(math.log(5) / math.log(10)), INF)
+    assert grok.slope_interval([100, 1000], [10, 100], [20, INF]) == (pytest.approx(math.log(5) / math.log(10)), INF)
+    assert grok.slope_interval([100, 1000], [10, 100], [INF, 200])[0] == -INF
+    three = grok.slope_interval([10, 100, 1000], [1, 5, 100], [1, 5, 100])  # the middle width has weight 0
+    assert three == pytest.approx((1.0, 1.0))
+
+
+@pytest.mark.parametrize("lo, hi, n, want", [(0.6, 1.4, 2, "consistent"), (1.2, 3.0, 2, "inconsistent"),
+                                             (-INF, 0.5, 2, "inconsistent"), (-0.2, 1.5, 2, grok.NOT_SETTLED),
+                                             (0.8, INF, 2, "consistent"), (-INF, INF, 2, grok.NOT_SETTLED),
+                                             (0.6, 1.4, 1, grok.NOT_SETTLED)])
+def test_onset_verdict(lo, hi, n, want):
+    assert grok.onset_verdict(lo, hi, n) == want
+
+
+def test_onset_fit_uses_representable_widths_and_opens_unstable_ends(monkeypatch):
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = _cfg()
+    x = math.log(14784 / 4320)
+    stable = grok.onset(_table({16: [512, 512, 512], 32: [1024, 1024, 1024]}), cfg, alpha=2.0)
+    f = grok.onset_fit(stable, "label", 59)
+    assert f["slope"] == pytest.approx(math.log(1024 / 512) / x)  # both N* exact, seed ranges (406, 512], (813, 1024]
+    assert (f["ci_low"], f["ci_high"]) == pytest.approx((math.log(813 / 512) / x, math.log(1024 / 406) / x))
+    assert f["verdict"] == "inconsistent" and f["widths"] == [16, 32]  # [0.38, 0.75] excludes 1
+    g = grok.onset_fit(stable, "stored", 59)  # d = 32 stores twice the bits a pair: the slope rises by log 2 / x
+    assert g["slope"] == pytest.approx(f["slope"] + math.log(2) / x) and g["verdict"] == "consistent"
+    unstable = grok.onset(_table({16: [512, 512, 512], 32: [1024, 1024, 1024]},
+                                 half={16: [512, 512, 512], 32: [None, None, None]}), cfg, alpha=2.0)
+    f = grok.onset_fit(unstable, "label", 59)  # d = 32 only an upper bound: its lower end is 0, the slope's too ...
+    assert f["ci_low"] is None and f["ci_high"] == pytest.approx(math.log(1024 / 406) / x)
+    assert f["verdict"] == "inconsistent"  # ... but a smaller N* at the larger width only lowers the slope, below 1
+    unstable = grok.onset(_table({16: [645] * 3, 32: [813] * 3}, half={16: [None] * 3, 32: [813] * 3}), cfg, alpha=2.0)
+    f = grok.onset_fit(unstable, "label", 59)  # the smaller width unstable: the slope's upper end opens
+    assert f["ci_high"] is None and f["ci_low"] == pytest.approx(0.0, abs=1e-12) and f["verdict"] == grok.NOT_SETTLED
+    left = grok.onset(_table({16: [406, 406, 406], 32: [645, 645, 813]}), cfg, alpha=2.0)
+    f = grok.onset_fit(left, "label", 59)  # d = 16 below the grid: a bound on the slope from below only
+    assert f["slope"] is None and f["ci_high"] is None and f["ci_low"] == pytest.approx(math.log(512 / 406) / x)
+    one = grok.onset(_table({16: [512, 512, 512], 32: [None, None, 1024]}), cfg, alpha=2.0)
+    assert grok.onset_fit(one, "label", 59) == {"bits": "label", "widths": [16], "n_widths": 1, "slope": None,
+                                                "ci_low": None, "ci_high": None, "verdict": grok.NOT_SETTLED}
+
+
+@pytest.mark.parametrize("init, peak, final, verb", [(4.0, 9.0, 8.0, "rises then falls"), (4.0, 9.0, 9.0, "rises"),
+                                                     (9.0, 9.0, 4.0, "falls"), (9.0, 9.2, 9.0, "stays about flat")])
+def test_norm_verb_is_computed_from_the_numbers(init, peak, final, verb):
+    assert words.norm_verb({"init": init, "peak": peak, "final": final}) == verb
+
+
+def _metrics(monkeypatch, pattern, half=None, params={16: 4320, 32: 14784}):
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    monkeypatch.setattr("memlib.grokking.stop_summary", lambda: {"n_runs": 0})
+    cfg = _cfg()
+    t = _table(pattern, half, params)
+    t = t.assign(memorize_step=150, first_crossing=t.generalize_step, budget=5000, steps=3000, final_test_acc=1.0,
+                 test_acc_at_memorize=0.45, best_test_acc_equal=1.0, best_step_equal=2000,
+                 generalize_step_equal=t.generalize_step)
+    ab = pd.DataFrame(dict(seed=[0, 1], best_test_acc=[0.5, 0.969], best_step=[3000, 2950], final_test_acc=[0.47, 0.96],
+                           generalize_step=[None, None], gain_last_doubling=[0.3, 0.1]))
+    norms = [{"seed": s, "weight_decay": wd, "init": 4.2, "peak": 9.1 if wd else 17.0, "peak_step": 1200,
+              "final": 8.2 if wd else 17.0, "final_step": 3000, "undecayed_init": 13.9, "undecayed_final": 24.0}
+             for wd in (1.0, 0.0) for s in (0, 1, 2) if wd or s < 2]
+    return grok.summarize(cfg, grok.GrokResult(table=t, ablation=ab, norms=norms, alpha=2.0, alpha_source="test",
+                                               train_s=61.0))
+
+
+def test_summarize_and_words_on_a_consistent_grid(monkeypatch):
+    m = _metrics(monkeypatch, {16: [512, 512, 512], 32: [1024, 1024, 1024]}, params={16: 4320, 32: 8640})
+    assert m["memorize_step"] == [150] * 3 and m["generalize_step"] == [1000] * 3  # the (32, 1024) cell
+    assert m["onset_fit"]["verdict"] == "consistent" and [r["n_star"] for r in m["onset"]] == [512, 1024]
+    assert m["weight_decay_ablation"]["per_seed"][1] == {"seed": 1, "best_test_acc": 0.969, "best_step": 2950,
+                                                         "final_test_acc": 0.96, "generalize_step": None,
+                                                         "gain_last_doubling": 0.1}
+    a = words.answer(m)
+    assert "**The onset is consistent with tracking capacity:**" in a and "contains 1 and excludes 0" in a
+    assert "best test accuracy 0.500 at step 3,000, 0.969 at step 2,950" in a and "never" not in a
+    assert "weight decay is what makes it generalize within this budget" in a
+    assert "rises then falls in every seed (4.2 → 9.1 at step 1,200 → 8.2 at step 3,000" in a
+    assert "without weight decay it rises in every seed" in a
+    assert "test accuracy was already 0.45 when train accuracy reached 99%" in a
+    assert "d_model 16 (4,320 params): N* = 512 pairs, seed range 406–512; the same at 2,500 steps" in a
+    assert "d_model 32: generalization begins before its training labels' bits reach capacity" in a
+    assert "training time of this notebook's runs (as the run store recorded them): 61 s" in words.describe(m)
+    assert len(words.rows(m)) == 4 and "consistent" in words.rows(m)[3]
+
+
+def test_words_say_not_settled_and_censored_never_never(monkeypatch):
+    m = _metrics(monkeypatch, {16: [406, 406, 406], 32: [None, None, 1024]})
+    a = words.answer(m)
+    assert m["onset_fit"]["verdict"] == grok.NOT_SETTLED and m["onset_fit"]["n_widths"] == 1
+    assert "**Whether the onset tracks capacity is not settled at this scale:** fewer than 2 widths" in a
+    assert "N* ≤ 406 pairs (left-censored" in a
+    assert "N* > 1,024 pairs (right-censored" in a and "does not show that it cannot" in a and "never" not in a
+    assert "left out of the fit" in a
+    m = _metrics(monkeypatch, {16: [645] * 3, 32: [813] * 3}, half={16: [None] * 3, 32: [813] * 3})
+    a = words.answer(m)
+    assert "contains both 0 and 1" in a and "N* at 5,000 steps is an upper bound" in a
+    assert "at 2,500 steps N* was beyond the grid" in a and "capacity (r* = N*·log2 p / (α·params) ≤ 0.44, α = 2.00)" in a
+
+
+@pytest.mark.parametrize("kw, field", [({"p": 2}, "p"), ({"n_train": 500}, "n_train"), ({"d_model": 64}, "d_model"),
+                                        ({"onset_n_train": [512, 406]}, "onset_n_train"),
+                                        ({"onset_n_train": [406, 4000]}, "onset_n_train"), ({"steps": 0}, "steps"),
+                                        ({"seeds": []}, "seeds"), ({"onset_d_models": [0]}, "onset_d_models"),
+                                        ({"alpha": -1}, "alpha"), ({"target": 1.5}, "target"), ({"hold": 0}, "hold"),
                                         ({"lr": float("inf")}, "lr")])
 def test_bad_grokking_params(kw, field, monkeypatch):
     monkeypatch.delenv("MEMLIB_SCALE", raising=False)
     with pytest.raises(ConfigError, match=rf"invalid {field}="):
         GrokConfig.from_params("laptop", **kw)
+
+
+def test_laptop_grid_meets_the_design(monkeypatch):
+    """The grid the design fixed in advance: 2 widths x a 1.26-ladder of 5 sizes x 3 seeds, budget 5,000 steps; the
+    classic run is one of its cells (loaded, not trained twice); runs stop once test accuracy held 99% for 10
+    evaluations; the weight-decay-0 runs train a fixed budget."""
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = _cfg()
+    runs = cfg.onset_runs()
+    assert cfg.onset_n_train == (406, 512, 645, 813, 1024) and len(runs) == 30
+    assert max(b / a for a, b in zip(cfg.onset_n_train, cfg.onset_n_train[1:])) < 1.3
+    assert {r.run_id() for r in cfg.classic_runs()} <= {r.run_id() for r in runs}
+    tc = runs[0].train
+    assert (tc.stop, tc.target, tc.patience, tc.max_steps, tc.decay_frac) == ("target", 0.99, 10, 5000, 0.0)
+    assert {r.train.stop for r in cfg.ablation_runs()} == {"steps"} and cfg.ablation_runs()[0].train.weight_decay == 0
+    assert {r.batch_rows() for r in runs} == {512, 1024}  # two stacks a width
+    assert GrokConfig.from_params("paper").n_train in GrokConfig.from_params("paper").onset_n_train

@@ -118,29 +118,39 @@ def test_capacity_smoke_run_writes_metrics(tmp_path):
 
 
 def test_grokking_smoke_run_writes_metrics(tmp_path):
-    """Golden values: the smoke metrics of the pre-refactor code; those that do not depend on notebook 01's α,
-    which is its smoke metrics' when test_capacity_smoke_run_writes_metrics ran first, else the default."""
+    """Golden values: the smoke metrics (deterministic on CPU); those that do not depend on notebook 01's α, which is
+    its smoke metrics' when test_capacity_smoke_run_writes_metrics ran first, else the default. At smoke nothing
+    generalizes within 300 steps: every width is right-censored, left out of the fit, and the verdict not settled."""
     import math
 
     from memlib.report import grokking as words
     m = smoke("02_grokking", tmp_path)
-    assert m["scale"] == "smoke" and m["p"] == 11 and m["train_frac"] == 0.5 and m["n_params"] == 13248
-    assert (m["memorize_step"], m["generalize_step"]) == ([225], [None])
-    assert m["per_seed"][0]["final_test_acc"] == pytest.approx(0.327869, rel=1e-5)
+    assert (m["scale"], m["p"], m["n_train"], m["d_model"], m["n_params"]) == ("smoke", 11, 60, 16, 3552)
+    assert (m["memorize_step"], m["generalize_step"], m["test_acc_at_memorize"]) == ([None], [None], [None])
+    assert (m["per_seed"][0]["steps"], m["per_seed"][0]["first_crossing"]) == (300, None)
+    assert m["per_seed"][0]["final_test_acc"] == pytest.approx(0.196721, rel=1e-5)
+    (n,) = m["decayed_norm"]  # the decayed weights' norm, from its initialization (LayerNorm gains: sqrt(3 * 16))
+    assert [n["init"], n["peak"], n["final"]] == pytest.approx([1.03047, 2.64617, 2.64617], rel=1e-5)
+    assert (n["peak_step"], n["final_step"]) == (300, 300) and n["undecayed_init"] == pytest.approx(math.sqrt(48), rel=1e-5)
     wd0 = m["weight_decay_ablation"]
-    assert (wd0["memorize_step"], wd0["generalize_step"]) == ([225], [None])
-    assert wd0["final_test_acc"] == pytest.approx([0.262295], rel=1e-5)
-    sweep = sorted(m["ratio_sweep"], key=lambda r: (r["d_model"], r["n_train"]))
-    assert [(r["d_model"], r["n_params"], r["n_train"], r["generalize_step"]) for r in sweep] == \
-        [(4, 312, 36, None), (4, 312, 85, None), (16, 3552, 36, None), (16, 3552, 85, None)]
-    assert [r["final_test_acc"] for r in sweep] == pytest.approx([0.0705882, 0.0555556, 0.0117647, 0.361111], rel=1e-5)
-    assert {r["stop_reason"] for r in m["stops"]["runs"]} == {"steps"}  # fixed budgets
-    for r in sweep:
-        assert r["ratio"] == pytest.approx(r["n_train"] * math.log2(11) / (m["alpha"] * r["n_params"]), rel=1e-5)
-    t = m["transition"]  # no sweep model generalizes; at α = 2.0 none lies at ratio >= 1 (share None)
-    assert t["generalized_share_below_1"] == 0.0 and t["generalized_share_above_1"] in (0.0, None)
-    assert "No grokking within 300 steps" in words.answer(m) and "not settled" in words.answer(m)
-    for name in ("curves", "no_wd", "bits", "ratio"):
+    assert (wd0["steps"], wd0["per_seed"][0]["best_step"], wd0["per_seed"][0]["generalize_step"]) == (200, 200, None)
+    assert [wd0["per_seed"][0]["best_test_acc"], wd0["with_weight_decay_equal_steps"][0]["best_test_acc"]] == \
+        pytest.approx([0.114754, 0.0983607], rel=1e-5)
+    assert wd0["decayed_norm"][0]["init"] == n["init"]  # the same initialization, the other arm
+    assert [(r["d_model"], r["n_params"], r["n_star"], r["ci_low"], r["ci_high"], r["censored"], r["budget_stable"],
+             r["representable"]) for r in m["onset"]] == [(8, 1008, None, 60, None, "right", True, False),
+                                                          (16, 3552, None, 60, None, "right", True, False)]
+    for r in m["onset"]:  # the open-ended ratio: its lower end is the grid's largest size in label bits over capacity
+        assert r["ratio_low"] == pytest.approx(60 * math.log2(11) / (m["alpha"] * r["n_params"]), rel=1e-5)
+    for f in (m["onset_fit"], m["onset_fit_stored"]):
+        assert (f["n_widths"], f["slope"], f["verdict"]) == (0, None, "not settled at this scale")
+    st = m["stops"]  # the weight-decay runs stop on their target or their budget; weight decay 0: a fixed budget
+    assert (st["n_runs"], st["by_reason"]) == (5, {"max_steps": 4, "steps": 1})
+    a = words.answer(m)
+    assert "No generalization within 300 steps" in a and "not settled at this scale" in a and "never" not in a
+    assert "N* > 60 pairs (right-censored" in a and "left out of the fit" in a
+    assert m["training"]["wall_s"] > 0
+    for name in ("curves", "no_wd", "loss", "norm", "onset"):
         assert figure(f"02_grokking_{name}") > 10_000
 
 
@@ -372,5 +382,5 @@ def test_every_committed_metrics_file_says_how_its_runs_stopped():
         assert st["n_saturated"] + st["n_unsaturated"] + st["n_unknown"] == st["n_runs"], p.name
         assert sum(st["by_reason"].values()) == st["n_runs"], p.name
         for r in st["runs"]:
-            assert r["stop_reason"] in ("plateau", "max_steps", "steps", "untrained"), (p.name, r)
+            assert r["stop_reason"] in ("plateau", "max_steps", "steps", "target", "untrained"), (p.name, r)
             assert "gain_last_doubling" in r and r["saturated"] in (True, False, None), (p.name, r)

@@ -1,12 +1,14 @@
 """Figures of notebook 02 grokking: each function returns a figure for `memlib.plots.save`."""
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
+from matplotlib.ticker import NullFormatter
 
 
-def grokking_curves(df, ys=("train_acc", "test_acc"), hue="seed", title="Grokking: train fits first, test follows"):
+def grokking_curves(df, ys=("train_acc", "test_acc"), hue="seed", title="Train (solid) and test (dashed) accuracy"):
     """Metrics against step (log axis), one line per run; solid train, dashed test."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for (h, wd), g in df.groupby([hue, "weight_decay"]):
@@ -17,30 +19,72 @@ def grokking_curves(df, ys=("train_acc", "test_acc"), hue="seed", title="Grokkin
     return fig
 
 
-def bits_and_norm(df):
-    """The training set's code length (bits) and the weight norm against step: memorize, then compress."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for s, g in df.groupby("seed"):
-        a.plot(g.step, g.train_bits, label=f"seed {s}")
-        b.plot(g.step, g.weight_norm, label=f"seed {s}")
-    a.set(xscale="log", yscale="log", xlabel="step", ylabel="training labels' code length (bits)")
-    b.set(xscale="log", xlabel="step", ylabel="weight norm ‖θ‖₂")
-    a.legend(fontsize=8)
+def loss_curves(df):
+    """Train (solid) and test (dashed) cross-entropy against step, log-log, one colour per seed."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for i, (s, g) in enumerate(df.groupby("seed")):
+        ax.plot(g.step, g.train_loss, color=f"C{i}", label=f"train, seed {s}", lw=1.2)
+        ax.plot(g.step, g.test_loss, color=f"C{i}", ls="--", label=f"test, seed {s}", lw=1.2)
+    ax.set(xscale="log", yscale="log", xlabel="step", ylabel="cross-entropy (nats per pair)",
+           title="Train (solid) and test (dashed) loss")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.legend(fontsize=7, ncol=2)
     return fig
 
 
-def ratio_plot(df):
-    """Steps to generalize and final test accuracy against dataset bits / capacity, ratio = 1 marked."""
+def norm_plot(df):
+    """Left: the norm of the weights AdamW decays (matrices, embeddings); right: of the others (LayerNorm gains,
+    biases). Weight decay 1 solid, 0 dashed, one colour per seed; step 0 is the initialization."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
-    gen = df.generalize_step.notna()
-    sns.scatterplot(data=df[gen], x="ratio", y="generalize_step", hue="d_model", palette="viridis", ax=a)
-    a.scatter(df[~gen].ratio, np.full((~gen).sum(), df.generalize_step.max() if gen.any() else 1), marker="x",
-              color="grey", label="never ≥ 99% test")
-    sns.scatterplot(data=df, x="ratio", y="final_test_acc", hue="d_model", palette="viridis", ax=b, legend=False)
+    seeds = sorted(df.seed.unique())
+    for (s, wd), g in df.groupby(["seed", "weight_decay"]):
+        kw = dict(color=f"C{seeds.index(s)}", ls="-" if wd else "--", label=f"seed {s}, wd {wd:g}", lw=1.2)
+        a.plot(g.step, g.decayed_norm, **kw)
+        b.plot(g.step, g.undecayed_norm, **kw)
+    a.set(xlabel="step", ylabel="‖decayed weights‖₂", title="weights that weight decay acts on")
+    b.set(xlabel="step", ylabel="‖LayerNorm gains, biases‖₂", title="weights it does not act on")
     for ax in (a, b):
-        ax.axvline(1, color="k", ls="--", lw=1)
-        ax.set(xscale="log", xlabel="dataset bits / capacity (N_train·log2 p / α·params)")
-    a.set(yscale="log", ylabel="steps to 99% test accuracy")
+        ax.set_ylim(bottom=0)
     a.legend(fontsize=7)
-    b.set(ylabel="final test accuracy")
+    return fig
+
+
+def onset_plot(table, rows, alpha: float, p: int, steps: int):
+    """Left: share of seeds that generalized within the budget (solid) and half of it (dashed) against the
+    training-set size, per width. Right: each width's onset N* with its seed range against parameters (log-log);
+    an arrow marks an open (censored) end, a hollow marker a width left out of the fit; the line is dataset bits =
+    capacity (N*·log2 p = α·params), slope 1."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    grid = sorted(table.n_train.unique())
+    for i, (d, g) in enumerate(table.groupby("d_model")):
+        share = g.groupby("n_train").agg(full=("generalize_step", lambda x: x.notna().mean()),
+                                         half=("generalize_step_half", lambda x: x.notna().mean()))
+        a.plot(share.index, share.full, "-o", color=f"C{i}", label=f"d_model {d}, {steps:,} steps")
+        a.plot(share.index, share.half, "--o", color=f"C{i}", mfc="none", label=f"d_model {d}, {steps // 2:,} steps")
+    a.set(xscale="log", xlabel="training pairs n", ylabel="share of seeds generalized", ylim=(-0.05, 1.05),
+          title="Which training sets generalize")
+    a.set_xticks(grid, [str(n) for n in grid])
+    a.minorticks_off()
+    a.legend(fontsize=7)
+    lo_edge, hi_edge = grid[0] / 1.6, grid[-1] * 1.6
+    for i, r in enumerate(rows):
+        x, c = r["n_params"], f"C{i}"
+        y = r["n_star"] if r["n_star"] is not None else grid[-1]
+        lo = r["ci_low"] if r["ci_low"] is not None else lo_edge
+        hi = r["ci_high"] if r["ci_high"] is not None else hi_edge
+        b.plot([x, x], [lo, hi], color=c, lw=2)
+        b.plot(x, y, "o", color=c, mfc=c if r["representable"] else "none", ms=8,
+               label=f"d_model {r['d_model']}" + ("" if r["representable"] else " (left out)")
+               + ("" if r["budget_stable"] else ", budget-unstable"))
+        if r["ci_low"] is None:
+            b.annotate("", (x, lo_edge), (x, lo_edge * 1.3), arrowprops=dict(arrowstyle="->", color=c))
+        if r["ci_high"] is None:
+            b.annotate("", (x, hi_edge), (x, hi_edge / 1.3), arrowprops=dict(arrowstyle="->", color=c))
+    xs = np.geomspace(min(r["n_params"] for r in rows) / 1.5, max(r["n_params"] for r in rows) * 1.5, 20)
+    b.plot(xs, alpha * xs / math.log2(p), "k--", lw=1, label=f"N*·log2 p = α·params (α = {alpha:.2f})")
+    b.set(xscale="log", yscale="log", xlabel="parameters", ylabel="onset N* (training pairs)",
+          ylim=(lo_edge / 1.2, max(hi_edge, alpha * xs.max() / math.log2(p)) * 1.2), title="Onset against size")
+    b.xaxis.set_minor_formatter(NullFormatter())
+    b.legend(fontsize=7)
     return fig
