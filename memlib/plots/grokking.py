@@ -53,8 +53,8 @@ def norm_plot(df):
 def onset_plot(table, rows, alpha: float, p: int, steps: int):
     """Left: share of seeds that generalized within the budget (solid) and half of it (dashed) against the
     training-set size, per width. Right: each width's onset N* with its seed range against parameters (log-log);
-    an arrow marks an open (censored) end, a hollow marker a width left out of the fit; the line is dataset bits =
-    capacity (N*·log2 p = α·params), slope 1."""
+    an arrow marks an open end (censored, or the lower end of a budget-unstable width, dotted), a hollow marker a
+    width left out of the fit; the line is dataset bits = capacity (N*·log2 p = α·params), slope 1."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     grid = sorted(table.n_train.unique())
     for i, (d, g) in enumerate(table.groupby("d_model")):
@@ -77,7 +77,9 @@ def onset_plot(table, rows, alpha: float, p: int, steps: int):
         b.plot(x, y, "o", color=c, mfc=c if r["representable"] else "none", ms=8,
                label=f"d_model {r['d_model']}" + ("" if r["representable"] else " (left out)")
                + ("" if r["budget_stable"] else ", budget-unstable"))
-        if r["ci_low"] is None:
+        if r["ci_low"] is not None and not r["budget_stable"]:  # N* only an upper bound: the fit opens its lower end
+            b.plot([x, x], [lo_edge, lo], color=c, lw=1, ls=":")
+        if r["ci_low"] is None or not r["budget_stable"]:
             b.annotate("", (x, lo_edge), (x, lo_edge * 1.3), arrowprops=dict(arrowstyle="->", color=c))
         if r["ci_high"] is None:
             b.annotate("", (x, hi_edge), (x, hi_edge / 1.3), arrowprops=dict(arrowstyle="->", color=c))

@@ -9,7 +9,7 @@ One topic, four spellings (kept as they are so no committed result, stage or run
 | notebook | params.yaml section | DVC stage | modules (experiment, words, figures) |
 |---|---|---|---|
 | 01_capacity | capacity | capacity (+ capacity_ablation, capacity_paper_point) | capacity, ablation · report.capacity · plots.capacity |
-| 02_grokking | grokking | grokking | grokking, onset · report.grokking · plots.grokking |
+| 02_grokking | grokking | grokking | grokking · report.grokking · plots.grokking |
 | 03_text_generalization | text | text_data, text_generalization | text, corpus · report.text · plots.text |
 | 04_extraction | extraction | extraction | extraction, canaries · report.extraction · plots.extraction |
 | 05_mia_scaling_law | mia | mia_scaling_law | mia, attacks · report.mia · plots.mia |

@@ -22,7 +22,7 @@ def _setting(m: dict) -> str:
 
 
 def _at(s, budget=None) -> str:
-    return (f"not within {budget:,} steps" if budget else "not reached") if s is None else str(s)
+    return (f"not within {budget:,} steps" if budget else "not reached") if s is None else f"{s:,}"
 
 
 def _range(lo, hi, unit="") -> str:
@@ -116,7 +116,8 @@ def fit_sentence(m: dict) -> str:
     f, g = m["onset_fit"], m["onset_fit_stored"]
     design = f"{f['n_widths']} width{'s' if f['n_widths'] != 1 else ''}, {len(m['seeds'])} seeds, {m['steps']:,} steps"
     stored = (f" In stored bits (notebook 01's estimator at the memorization step, net of what the model knows of "
-              f"unseen pairs): {_slope(g)}, {g['verdict']}." if g["n_widths"] >= 2 else "")
+              f"unseen pairs; each width's bits per pair a median over seeds, without an interval of its own): "
+              f"{_slope(g)}, {g['verdict']}{_open(g)}." if g["n_widths"] >= 2 else "")
     if f["n_widths"] < 2:
         return (f"**Whether the onset tracks capacity is {NOT_SETTLED}:** fewer than 2 widths generalized in most "
                 f"seeds within {m['steps']:,} steps ({design}), so no slope can be fitted.")
@@ -130,7 +131,15 @@ def fit_sentence(m: dict) -> str:
         head = f"**Whether the onset tracks capacity is {NOT_SETTLED}:**"
         tail = "contains both 0 and 1."
     return (f"{head} the slope of log N* on log params (Morris et al. predict 1: N*·bits ≈ α·params) is "
-            f"{_slope(f)} ({design}), a range that {tail}{stored}")
+            f"{_slope(f)} ({design}), a range that {tail[:-1]}{_open(f)}.{stored}")
+
+
+def _open(f: dict) -> str:
+    """A note on a slope range's open ends (a censored or budget-unstable width)."""
+    ends = [e for e, v in (("upper", f["ci_high"]), ("lower", f["ci_low"])) if v is None]
+    if not ends or f["verdict"] == NOT_SETTLED:
+        return ""
+    return f" (its {' and '.join(ends)} end{'s are' if len(ends) > 1 else ' is'} open: a censored or budget-unstable width)"
 
 
 def rows(m: dict) -> list[str]:
@@ -239,13 +248,16 @@ def _no_wd(m: dict) -> str:
     eq = ", ".join(f"{s['best_test_acc']:.3f} at step {s['best_step']:,}" for s in wd0["with_weight_decay_equal_steps"])
     gen0 = [s for s in wd0["per_seed"] if s["generalize_step"] is not None]
     gen1 = [s for s in wd0["with_weight_decay_equal_steps"] if s["generalize_step"] is not None]
-    if gen1 and not gen0:
-        tail = (f"; with weight decay the same seeds held 99% within the same steps in {len(gen1)} of {n0}: weight decay "
-                "is what makes it generalize within this budget, as the papers find")
+    counts = (f"with weight decay {len(gen1)} of {n0} seed{'s' if n0 > 1 else ''} held 99% within the same steps, "
+              f"without it {len(gen0)} of {n0}")
+    if len(gen1) == n0 and not gen0:
+        tail = f"; {counts}: weight decay is what makes it generalize within this budget, as the papers find"
+    elif len(gen1) > len(gen0):
+        tail = f"; {counts}: the direction the papers find, though not in every seed"
     elif gen0:
-        tail = f"; {len(gen0)} of {n0} held 99% without weight decay: no slowdown that this budget can show"
+        tail = f"; {counts}: no slowdown that this budget can show"
     else:
-        tail = "; neither arm held 99% within this budget, so the comparison is not settled at this scale"
+        tail = f"; {counts}: the comparison is not settled at this scale"
     return (f"- **Without weight decay** ({n0} seed{'s' if n0 > 1 else ''}, {wd0['steps']:,} steps): best test accuracy "
             f"{best}; with weight decay, at the same steps: {eq}" + tail + ".")
 
