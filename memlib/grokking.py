@@ -30,7 +30,8 @@ from memlib.experiment import Experiment, stop_summary
 from memlib.capacity import measured_alpha
 from memlib.engine import Run, TrainConfig
 from memlib.models import GPTConfig, class_nats
-from memlib.onset import NOT_SETTLED, bracket, onset_verdict, slope_interval, width_onset
+from memlib.engine.stopping import SATURATION_GAIN
+from memlib.onset import NOT_SETTLED, bracket, finite_slope_limit, onset_verdict, slope_interval, width_onset
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class ModularAddition(Config):
         check_number(self.p, "p", 2, integer=True)
         check_number(self.n_train, "n_train", 1, self.p * self.p, integer=True)
         check_number(self.split_seed, "split_seed", 0, integer=True)
+
+    def max_train(self) -> int:
+        """The most training pairs a split can have and still test on one: p^2 - 1."""
+        return self.p * self.p - 1
 
     def check_model(self, model):
         check(getattr(model, "vocab_size", None) == self.p, "vocab_size", getattr(model, "vocab_size", None),
@@ -170,8 +175,8 @@ class GrokConfig(Experiment):
                   "a non-empty list of integers >= 0")
         check(min(self.onset_d_models) >= 1, "onset_d_models", self.onset_d_models, "positive widths")
         check(list(self.onset_n_train) == sorted(set(self.onset_n_train)) and self.onset_n_train[0] >= 1
-              and self.onset_n_train[-1] < self.p * self.p, "onset_n_train", self.onset_n_train,
-              f"increasing training-set sizes between 1 and {self.p * self.p - 1} (p^2 - 1)")
+              and self.onset_n_train[-1] <= self.max_pairs(), "onset_n_train", self.onset_n_train,
+              f"increasing training-set sizes between 1 and {self.max_pairs()} (p^2 - 1)")
         check(self.d_model in self.onset_d_models, "d_model", self.d_model, f"one of onset_d_models {self.onset_d_models}")
         check(self.n_train in self.onset_n_train, "n_train", self.n_train, f"one of onset_n_train {self.onset_n_train}")
         check_number(self.steps, "steps", 2, integer=True)
@@ -181,6 +186,10 @@ class GrokConfig(Experiment):
         check_number(self.alpha, "alpha", 0)
         self.train_config(self.weight_decay)
         self.model(self.d_model)
+
+    def max_pairs(self) -> int:
+        """The most training pairs that exist (the task's own count, ModularAddition.max_train)."""
+        return ModularAddition(self.p, 1).max_train()
 
     def model(self, d_model: int) -> GrokGPTConfig:
         return GrokGPTConfig(vocab_size=self.p, seq_len=3, n_layer=self.n_layer, d_model=d_model)
@@ -293,13 +302,19 @@ def _brackets(w: pd.DataFrame, grid, seeds, col: str) -> list[tuple[float, float
 
 
 def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float) -> list[dict]:
-    """One row per width of the onset grid: N* with its seed range, at the budget B and at B/2 (`budget_stable`:
-    N* and its range are the same at both, so N* is not an artefact of the budget; otherwise N*(B) is only an
-    upper bound), how many seeds generalized anywhere on the grid (`representable`: more than half: otherwise
-    the width may be unable to represent the task within B, and is left out of the fit), the onset in label bits
-    (N* log2 p) and stored bits per parameter, and the label-bit ratio to capacity r* = N* log2 p / (alpha params)
-    with its range (its lower end open where N* is not budget-stable)."""
-    rows = []
+    """One row per width of the onset grid: N* with its seed range, at the budget B and at B/2, and its budget state:
+    "stable" (N* and its range the same at both, and every run at the grid point below N* that did not generalize
+    gained < SATURATION_GAIN, relative, over its last doubling of steps), "still rising" (the same at B/2 and B, but
+    a run below N* still rising: N* is an upper bound) or "unstable" (N* moved: an upper bound); `budget_stable` is
+    "stable" only. How many seeds generalized anywhere on the grid (`representable`: more than half; otherwise left
+    out of the fit) and how many seeds are right-censored (`seeds_censored`). The onset in label bits (N* log2 p)
+    and stored bits per parameter; stored bits per pair with its range over every run of the width with n in the
+    seed range (`stored_bits_per_pair_low/high`: the box uses these, so a corner's n and its per-pair value come
+    from the same range of runs, not one n); the ratios to capacity r* = N* log2 p / (alpha params) and
+    r*_stored = N* (stored bits per pair) / (alpha params). An open upper end is capped at the number of pairs that
+    exist (`all_pairs`, p^2 - 1: `ci_high_capped`); a width whose alpha params exceed the whole table's label bits
+    is `untestable` at this p, r* bounded by `ratio_all_pairs` whatever N*."""
+    rows, cap = [], cfg.max_pairs()
     for d in cfg.onset_d_models:
         w = table[(table.d_model == d) & (table.weight_decay == cfg.weight_decay)]
         grid = sorted(w.n_train.unique())
@@ -311,39 +326,66 @@ def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float) -> list[dict]:
                     for s, (_, hi) in zip(cfg.seeds, full) if hi != math.inf]
         per_pair = [x for x in per_pair if pd.notna(x)]
         b = float(np.median(per_pair)) if per_pair else None
-        ratio = lambda n: None if n is None else n * math.log2(cfg.p) / (alpha * n_params)
+        lo_n, hi_n = at_b["ci_low"] or grid[0], at_b["ci_high"] or grid[-1]
+        span = w[(w.n_train >= lo_n) & (w.n_train <= hi_n) & w.stored_bits.notna()]
+        span_pp = (span.stored_bits / span.n_train).tolist()
+        # the grid point below N* (the grid's last point when right-censored): its runs that did not generalize
+        below = None if at_b["censored"] == "left" else (grid[-1] if at_b["n_star"] is None
+                                                         else max([n for n in grid if n < at_b["n_star"]], default=None))
+        gains = [] if below is None or "gain_last_doubling" not in w else \
+            w[(w.n_train == below) & w.generalize_step.isna()].gain_last_doubling.dropna().tolist()
+        gain_below = max(gains) if gains else None
+        state = ("unstable" if at_b != at_half else
+                 "still rising" if gain_below is not None and gain_below >= SATURATION_GAIN else "stable")
+        capped = at_b["ci_high"] is None
+        ratio = lambda n, f=math.log2(cfg.p): None if n is None or f is None else n * f / (alpha * n_params)
         n_gen = sum(bool(w[w.seed == s].generalize_step.notna().any()) for s in cfg.seeds)
         rows.append({"d_model": int(d), "n_params": n_params, **at_b,
+                     "ci_high": cap if capped else at_b["ci_high"], "ci_high_capped": capped, "all_pairs": cap,
+                     "seeds_censored": sum(hi == math.inf for _, hi in full),
                      "n_star_half_budget": at_half["n_star"], "ci_low_half_budget": at_half["ci_low"],
                      "ci_high_half_budget": at_half["ci_high"], "censored_half_budget": at_half["censored"],
-                     "budget_stable": at_b == at_half,
+                     "budget": state, "budget_stable": state == "stable", "below_n_star": None if below is None else int(below),
+                     "gain_below": gain_below,
                      "seed_n_star": [None if hi == math.inf else int(hi) for _, hi in full],
                      "seeds_generalized": n_gen, "representable": 2 * n_gen > len(cfg.seeds),
                      "label_bits_per_param": None if at_b["n_star"] is None else at_b["n_star"] * math.log2(cfg.p) / n_params,
                      "stored_bits_per_pair": b,
+                     "stored_bits_per_pair_low": min(span_pp) if span_pp else None,
+                     "stored_bits_per_pair_high": max(span_pp) if span_pp else None,
                      "stored_bits_per_param": None if at_b["n_star"] is None or b is None else at_b["n_star"] * b / n_params,
-                     "ratio": ratio(at_b["n_star"]), "ratio_high": ratio(at_b["ci_high"]),
-                     "ratio_low": ratio(at_b["ci_low"]) if at_b == at_half else None})  # unstable: N* an upper bound
+                     "ratio": ratio(at_b["n_star"]), "ratio_high": ratio(cap if capped else at_b["ci_high"]),
+                     "ratio_low": ratio(at_b["ci_low"]) if state == "stable" else None,  # else N* an upper bound
+                     "ratio_stored": ratio(at_b["n_star"], b),
+                     "ratio_all_pairs": ratio(cap), "untestable": ratio(cap) < 1})
     return rows
 
 
 def onset_fit(rows: list[dict], per_pair: str = "label", p: int | None = None) -> dict:
     """Slope of log(N* bits) on log(params) over the representable widths, with its range over every width's
-    interval (a width that is not budget-stable: lower end 0), and the verdict on slope 1. per_pair: "label"
-    (log2 p bits a pair: the slope is N*'s own) or "stored" (each width's stored bits per pair)."""
+    interval (a width not budget-stable: lower end 0; an open upper end capped at all pairs, which leaves the
+    slope's upper end open for the verdict: `ci_high_capped`), and the verdict on slope 1. per_pair: "label"
+    (log2 p bits a pair: the slope is N*'s own) or "stored" (each width's stored bits per pair, its range over the
+    runs in the seed range at the box's corners). No point slope when a width is censored or not budget-stable."""
     use = [r for r in rows if r["representable"] and (per_pair == "label" or r["stored_bits_per_pair"])]
-    f = [math.log2(p) if per_pair == "label" else r["stored_bits_per_pair"] for r in use]
-    lows = [0.0 if not r["budget_stable"] or r["ci_low"] is None else r["ci_low"] * fi for r, fi in zip(use, f)]
-    highs = [math.inf if r["ci_high"] is None else r["ci_high"] * fi for r, fi in zip(use, f)]
+    lab = math.log2(p) if p else None
+    f_lo = [lab if per_pair == "label" else r["stored_bits_per_pair_low"] for r in use]
+    f_hi = [lab if per_pair == "label" else r["stored_bits_per_pair_high"] for r in use]
+    f = [lab if per_pair == "label" else r["stored_bits_per_pair"] for r in use]
+    lows = [0.0 if not r["budget_stable"] or r["ci_low"] is None else r["ci_low"] * fi for r, fi in zip(use, f_lo)]
+    highs = [math.inf if r["ci_high"] is None else r["ci_high"] * fi for r, fi in zip(use, f_hi)]
     out = {"bits": per_pair, "widths": [r["d_model"] for r in use], "n_widths": len(use),
-           "slope": None, "ci_low": None, "ci_high": None}
+           "slope": None, "ci_low": None, "ci_high": None, "ci_high_capped": False}
     if len(use) >= 2:
         lo, hi = slope_interval([r["n_params"] for r in use], lows, highs)
-        out.update(ci_low=lo if math.isfinite(lo) else None, ci_high=hi if math.isfinite(hi) else None)
-        if all(r["n_star"] is not None and r["censored"] is None for r in use):
-            x = np.log([r["n_params"] for r in use])
+        x = np.log([r["n_params"] for r in use])
+        wts = x - x.mean()
+        capped = any(r.get("ci_high_capped") and wi > 0 for r, wi in zip(use, wts))
+        out.update(ci_low=lo if math.isfinite(lo) else None, ci_high=hi if math.isfinite(hi) else None,
+                   ci_high_capped=capped)
+        if all(r["n_star"] is not None and r["censored"] is None and r["budget_stable"] for r in use):
             out["slope"] = float(np.polyfit(x, np.log([r["n_star"] * fi for r, fi in zip(use, f)]), 1)[0])
-        out["verdict"] = onset_verdict(lo, hi, len(use))
+        out["verdict"] = onset_verdict(lo, hi, len(use), high_open=capped)
     else:
         out["verdict"] = NOT_SETTLED
     return out
@@ -441,6 +483,8 @@ def summarize(cfg: GrokConfig, res: GrokResult) -> dict:
     steps, rows = per_seed(classic(res.table, cfg)), onset(res.table, cfg, res.alpha)
     abl = res.ablation.sort_values("seed")
     norms = [n for n in res.norms if n["weight_decay"] == cfg.weight_decay]
+    per = {k: [s[k] for s in steps] for k in ("generalize_step", "memorize_step")}
+    gen = [g for g in per["generalize_step"] if g is not None]
     return {
         "stops": stop_summary(),  # how every run this notebook trained or loaded stopped (Experiment.train)
         "training": {"wall_s": res.train_s},
@@ -465,6 +509,14 @@ def summarize(cfg: GrokConfig, res: GrokResult) -> dict:
         "onset_grid": {"d_models": list(cfg.onset_d_models), "n_train": list(cfg.onset_n_train),
                        "seeds": list(cfg.seeds), "steps": cfg.steps, "half_steps": cfg.steps // 2},
         "onset": rows,
-        "onset_fit": onset_fit(rows, "label", cfg.p),
+        "onset_fit": {**onset_fit(rows, "label", cfg.p),
+                      "finite_limit": finite_slope_limit(cfg.onset_n_train, [r["n_params"] for r in rows])
+                      if len(rows) >= 2 else None},
         "onset_fit_stored": onset_fit(rows, "stored", cfg.p),
+        "all_pairs": cfg.max_pairs(),
+        # the budget against the classic runs: B / the slowest held-99% step (the issue asks >= 5)
+        "slowest_generalize_step": max(gen) if gen else None,
+        "budget_multiple": cfg.steps / max(gen) if gen else None,
+        "delay_ratio": [None if g is None or t is None or not t else g / t
+                        for g, t in zip(per["generalize_step"], per["memorize_step"])],
     }

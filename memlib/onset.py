@@ -59,11 +59,29 @@ def slope_interval(params, lows, highs) -> tuple[float, float]:
 NOT_SETTLED = "not settled at this scale"
 
 
-def onset_verdict(lo, hi, n_widths: int) -> str:
+def open_upper(lo: float) -> str:
+    """The verdict when slope 1 lies inside [lo, +inf) only because the upper end is open (a censored, capped or
+    budget-unstable width): a bound from below, which does not test slope 1."""
+    return f"slope > {lo:.2f}; slope 1 not tested (upper end open)"
+
+
+def onset_verdict(lo, hi, n_widths: int, high_open: bool = False) -> str:
     """'inconsistent' with slope 1 (N* bits = alpha params) if 1 lies outside [lo, hi]; 'consistent' if it lies
-    inside and 0 (an onset that does not grow with size) outside; else, or with fewer than 2 widths, not settled."""
+    inside, 0 (an onset that does not grow with size) outside, and the upper end is finite and measured (not
+    `high_open`: an end set by a cap such as the number of pairs that exist counts as open); with an open upper
+    end, `open_upper(lo)`; else, or with fewer than 2 widths, not settled."""
     if n_widths < 2 or lo is None or hi is None:
         return NOT_SETTLED
     if not lo <= 1 <= hi:
         return "inconsistent"
-    return NOT_SETTLED if lo <= 0 <= hi else "consistent"
+    if lo <= 0 <= hi:
+        return NOT_SETTLED
+    return open_upper(lo) if high_open or hi == math.inf else "consistent"
+
+
+def finite_slope_limit(grid, params) -> float:
+    """The largest slope any box of finite grid ends can give: the smallest width at the grid's first point, the
+    largest at its last (label bits, two widths or more). Below 1, 'consistent' cannot come from finite ends."""
+    x = np.log(np.asarray(params, dtype=float))
+    w = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
+    return float(sum(wi * math.log(grid[-1] if wi > 0 else grid[0]) for wi in w))

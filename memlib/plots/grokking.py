@@ -54,7 +54,8 @@ def onset_plot(table, rows, alpha: float, p: int, steps: int):
     """Left: share of seeds that generalized within the budget (solid) and half of it (dashed) against the
     training-set size, per width. Right: each width's onset N* with its seed range against parameters (log-log);
     an arrow marks an open end (censored, or the lower end of a budget-unstable width, dotted), a hollow marker a
-    width left out of the fit; the line is dataset bits = capacity (N*·log2 p = α·params), slope 1."""
+    width left out of the fit; an upper end capped at the pairs that exist ends in an arrow on the "all pairs" line
+    (p^2 - 1, dotted grey); the dashed line is dataset bits = capacity (N*·log2 p = α·params), slope 1."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     grid = sorted(table.n_train.unique())
     for i, (d, g) in enumerate(table.groupby("d_model")):
@@ -72,21 +73,25 @@ def onset_plot(table, rows, alpha: float, p: int, steps: int):
         x, c = r["n_params"], f"C{i}"
         y = r["n_star"] if r["n_star"] is not None else grid[-1]
         lo = r["ci_low"] if r["ci_low"] is not None else lo_edge
+        open_hi = r["ci_high"] is None or r.get("ci_high_capped")
         hi = r["ci_high"] if r["ci_high"] is not None else hi_edge
         b.plot([x, x], [lo, hi], color=c, lw=2)
         b.plot(x, y, "o", color=c, mfc=c if r["representable"] else "none", ms=8,
                label=f"d_model {r['d_model']}" + ("" if r["representable"] else " (left out)")
-               + ("" if r["budget_stable"] else ", budget-unstable"))
+               + ("" if r["budget_stable"] else f", budget {r.get('budget', 'unstable')}")
+               + (", untestable at this p" if r.get("untestable") else ""))
         if r["ci_low"] is not None and not r["budget_stable"]:  # N* only an upper bound: the fit opens its lower end
             b.plot([x, x], [lo_edge, lo], color=c, lw=1, ls=":")
         if r["ci_low"] is None or not r["budget_stable"]:
             b.annotate("", (x, lo_edge), (x, lo_edge * 1.3), arrowprops=dict(arrowstyle="->", color=c))
-        if r["ci_high"] is None:
-            b.annotate("", (x, hi_edge), (x, hi_edge / 1.3), arrowprops=dict(arrowstyle="->", color=c))
+        if open_hi:
+            b.annotate("", (x, hi), (x, hi / 1.3), arrowprops=dict(arrowstyle="->", color=c))
     xs = np.geomspace(min(r["n_params"] for r in rows) / 1.5, max(r["n_params"] for r in rows) * 1.5, 20)
     b.plot(xs, alpha * xs / math.log2(p), "k--", lw=1, label=f"N*·log2 p = α·params (α = {alpha:.2f})")
+    pairs = rows[0].get("all_pairs", p * p - 1)
+    b.axhline(pairs, color="grey", ls=":", lw=1, label=f"all pairs ({pairs:,}): no N* above")
     b.set(xscale="log", yscale="log", xlabel="parameters", ylabel="onset N* (training pairs)",
-          ylim=(lo_edge / 1.2, max(hi_edge, alpha * xs.max() / math.log2(p)) * 1.2), title="Onset against size")
+          ylim=(lo_edge / 1.2, max(hi_edge, pairs, alpha * xs.max() / math.log2(p)) * 1.2), title="Onset against size")
     b.xaxis.set_minor_formatter(NullFormatter())
     b.legend(fontsize=7)
     return fig
