@@ -255,6 +255,21 @@ def best_test(history, until: int | None = None) -> dict:
     return {"best_test_acc": best["test_acc"], "best_step": best["step"]}
 
 
+DIP = 0.95  # after memorizing, train accuracy "falls back" when an evaluation logs less than this
+
+
+def train_dips(history, memorize_step) -> dict:
+    """After the memorization step: the evaluations where train accuracy fell back below DIP (a loss spike), how many
+    separate episodes (runs of such evaluations), and the lowest train accuracy then with its step."""
+    after = [h for h in history if memorize_step is not None and h["step"] > memorize_step]
+    low = [h for h in after if h["train_acc"] < DIP]
+    starts = [h["step"] for i, h in enumerate(after) if h["train_acc"] < DIP and (i == 0 or after[i - 1]["train_acc"] >= DIP)]
+    worst = min(low, key=lambda h: h["train_acc"]) if low else None
+    return {"dip_evals": len(low), "dip_starts": starts,
+            "dip_min_train_acc": None if worst is None else worst["train_acc"],
+            "dip_min_step": None if worst is None else worst["step"]}
+
+
 def curves(runs, results) -> pd.DataFrame:
     """Long table of every logged step of every run."""
     rows = []
@@ -288,6 +303,7 @@ def run_table(runs, results, cfg: GrokConfig) -> pd.DataFrame:
                          generalize_step_equal=generalize_step(h, cfg.hold, cfg.target, cfg.ablation_steps),
                          gain_last_doubling=m["gain_last_doubling"],
                          test_acc_at_memorize=at_step(h, mem, "test_acc"),
+                         **train_dips(h, mem),
                          stored_bits=None if mem is None else at_step(h, mem, "mem_bits") - r.data.n_train * known))
     return pd.DataFrame(rows)
 
@@ -342,6 +358,8 @@ def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float) -> list[dict]:
         n_gen = sum(bool(w[w.seed == s].generalize_step.notna().any()) for s in cfg.seeds)
         rows.append({"d_model": int(d), "n_params": n_params, **at_b,
                      "ci_high": cap if capped else at_b["ci_high"], "ci_high_capped": capped, "all_pairs": cap,
+                     # null n_star / ci_low: open (right- / left-censored), never "not measured"
+                     "n_star_open": at_b["n_star"] is None, "ci_low_open": at_b["ci_low"] is None,
                      "seeds_censored": sum(hi == math.inf for _, hi in full),
                      "n_star_half_budget": at_half["n_star"], "ci_low_half_budget": at_half["ci_low"],
                      "ci_high_half_budget": at_half["ci_high"], "censored_half_budget": at_half["censored"],
@@ -375,7 +393,8 @@ def onset_fit(rows: list[dict], per_pair: str = "label", p: int | None = None) -
     lows = [0.0 if not r["budget_stable"] or r["ci_low"] is None else r["ci_low"] * fi for r, fi in zip(use, f_lo)]
     highs = [math.inf if r["ci_high"] is None else r["ci_high"] * fi for r, fi in zip(use, f_hi)]
     out = {"bits": per_pair, "widths": [r["d_model"] for r in use], "n_widths": len(use),
-           "slope": None, "ci_low": None, "ci_high": None, "ci_high_capped": False}
+           "slope": None, "ci_low": None, "ci_high": None, "ci_high_capped": False,
+           "ci_low_open": False, "ci_high_open": False}
     if len(use) >= 2:
         lo, hi = slope_interval([r["n_params"] for r in use], lows, highs)
         x = np.log([r["n_params"] for r in use])
@@ -383,6 +402,8 @@ def onset_fit(rows: list[dict], per_pair: str = "label", p: int | None = None) -
         capped = any(r.get("ci_high_capped") and wi > 0 for r, wi in zip(use, wts))
         out.update(ci_low=lo if math.isfinite(lo) else None, ci_high=hi if math.isfinite(hi) else None,
                    ci_high_capped=capped)
+        # null in ci_low / ci_high: open (+-inf) when *_open; with fewer than 2 widths: not measured
+        out.update(ci_low_open=not math.isfinite(lo), ci_high_open=not math.isfinite(hi) or capped)
         if all(r["n_star"] is not None and r["censored"] is None and r["budget_stable"] for r in use):
             out["slope"] = float(np.polyfit(x, np.log([r["n_star"] * fi for r, fi in zip(use, f)]), 1)[0])
         out["verdict"] = onset_verdict(lo, hi, len(use), high_open=capped)
@@ -466,7 +487,12 @@ def per_seed(df: pd.DataFrame) -> list[dict]:
     return [{"seed": int(r.seed), "memorize_step": _int(r.memorize_step), "generalize_step": _int(r.generalize_step),
              "first_crossing": _int(r.first_crossing), "budget": int(r.budget), "steps": int(r.steps),
              "test_acc_at_memorize": None if pd.isna(r.test_acc_at_memorize) else float(r.test_acc_at_memorize),
-             "final_test_acc": float(r.final_test_acc)} for r in df.itertuples()]
+             "final_test_acc": float(r.final_test_acc),
+             # train accuracy falling back below DIP after memorizing (loss spikes): episode starts, the lowest
+             "dip_starts": [int(x) for x in getattr(r, "dip_starts", None) or []],
+             "dip_min_train_acc": None if pd.isna(getattr(r, "dip_min_train_acc", None)) else float(r.dip_min_train_acc),
+             "dip_min_step": _int(getattr(r, "dip_min_step", None))}
+            for r in df.itertuples()]
 
 
 def equal_steps(table: pd.DataFrame, cfg: GrokConfig) -> list[dict]:
