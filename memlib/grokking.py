@@ -31,7 +31,7 @@ from memlib.capacity import measured_alpha
 from memlib.engine import Run, TrainConfig
 from memlib.models import GPTConfig, class_nats
 from memlib.engine.stopping import SATURATION_GAIN
-from memlib.onset import NOT_SETTLED, bracket, finite_slope_limit, onset_verdict, slope_interval, width_onset
+from memlib.onset import NOT_SETTLED, bracket, finite_slope_limit, onset_verdict, open_upper, slope_interval, width_onset
 
 
 @dataclass(frozen=True)

@@ -103,10 +103,12 @@ def test_width_onset_median_range_and_censoring():
 GRID = (406, 512, 645, 813, 1024)
 
 
-def _table(pattern: dict, half: dict | None = None, params={16: 4320, 32: 14784}):
+def _table(pattern: dict, half: dict | None = None, params={16: 4320, 32: 14784}, gain=0.0, per_pair=None):
     """A run table: pattern[d] = per seed, the smallest grid n that generalizes from there up (None: none does) at B;
-    half[d] the same at B/2 (default: as at B). Stored bits: half of each pair's label bits."""
+    half[d] the same at B/2 (default: as at B); gain: every run's gain over its last doubling. Stored bits: half of
+    each pair's label bits (twice that at d = 32), or per_pair(d, n) bits a pair."""
     half = half or pattern
+    per_pair = per_pair or (lambda d, n: 0.5 * math.log2(59) * (1 if d == 16 else 2))
     rows = []
     for d, seeds in pattern.items():
         for s, (first, first_half) in enumerate(zip(seeds, half[d])):
@@ -114,7 +116,7 @@ def _table(pattern: dict, half: dict | None = None, params={16: 4320, 32: 14784}
                 rows.append(dict(d_model=d, n_params=params[d], n_train=n, seed=s, weight_decay=1.0,
                                  generalize_step=1000 if first is not None and n >= first else None,
                                  generalize_step_half=1000 if first_half is not None and n >= first_half else None,
-                                 stored_bits=0.5 * math.log2(59) * n * (1 if d == 16 else 2)))
+                                 stored_bits=per_pair(d, n) * n, gain_last_doubling=gain))
     return pd.DataFrame(rows)
 
 
@@ -134,12 +136,72 @@ def test_onset_rows_censoring_budget_stability_and_representability(monkeypatch)
     assert r16["stored_bits_per_pair"] == pytest.approx(0.5 * math.log2(59))
     assert r16["ratio"] == pytest.approx(645 * math.log2(59) / (2.0 * 4320))
     assert r16["ratio_low"] is None  # budget-unstable: the lower end is open
-    assert r32["censored"] == "right" and r32["n_star"] is None and r32["ci_high"] is None
+    assert r32["censored"] == "right" and r32["n_star"] is None and r32["n_star_open"] and r32["seeds_censored"] == 2
+    assert r32["ci_high"] == 59 * 59 - 1 and r32["ci_high_capped"]  # open: capped at the pairs that exist
     assert r32["seeds_generalized"] == 1 and not r32["representable"]  # 1 of 3 seeds: left out of the fit
-    assert r32["budget_stable"] is False
+    assert r32["budget_stable"] is False and r32["budget"] == "unstable"
+    assert r16["seeds_censored"] == 0 and not r16["ci_high_capped"] and not r16["ci_low_open"]
+    # d = 32 at alpha 2: the whole table holds 3,480 log2 59 = 20,472 label bits < 2 x 14,784: untestable at p = 59
+    assert r32["untestable"] and r32["ratio_all_pairs"] == pytest.approx(3480 * math.log2(59) / (2.0 * 14784))
+    assert not r16["untestable"] and r16["ratio_stored"] == pytest.approx(645 * 0.5 * math.log2(59) / (2.0 * 4320))
     stable = grok.onset(_table({16: [645, 813, 645], 32: [813, 813, 1024]}), cfg, alpha=2.0)
     assert [r["budget_stable"] for r in stable] == [True, True]
     assert stable[1]["ratio_low"] == pytest.approx(645 * math.log2(59) / (2.0 * 14784))
+    assert [r["below_n_star"] for r in stable] == [512, 645]
+
+
+def test_budget_stable_needs_the_runs_below_n_star_to_have_stopped_rising(monkeypatch):
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = _cfg()
+    rising = grok.onset(_table({16: [645, 813, 645], 32: [813, 813, 1024]}, gain=0.2), cfg, alpha=2.0)
+    assert [r["budget"] for r in rising] == ["still rising"] * 2 and not any(r["budget_stable"] for r in rising)
+    assert rising[0]["gain_below"] == pytest.approx(0.2) and rising[0]["ratio_low"] is None  # an upper bound
+    assert grok.onset_fit(rising, "label", 59)["slope"] is None  # no point slope with an unstable width
+    flat = grok.onset(_table({16: [645, 813, 645], 32: [813, 813, 1024]}, gain=0.005), cfg, alpha=2.0)
+    assert [r["budget"] for r in flat] == ["stable"] * 2  # below SATURATION_GAIN (1%): stopped rising
+
+
+def test_stored_bits_per_pair_range_spans_the_runs_of_the_seed_range(monkeypatch):
+    """Stored bits per pair that fall with n: the box's lower corner (ci_low) takes the per-pair value measured at
+    ci_low's own n, not the one at N*, and the slope interval widens accordingly."""
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = _cfg()
+    pp = lambda d, n: 1000.0 / n  # stored bits a pair fall with n: the stored total is flat
+    rows = grok.onset(_table({16: [512, 512, 645], 32: [813, 1024, 1024]}, per_pair=pp), cfg, alpha=2.0)
+    r16, r32 = rows
+    assert r16["stored_bits_per_pair"] == pytest.approx(1000 / 512)  # median over seeds at each seed's own N*_s
+    assert (r16["stored_bits_per_pair_low"], r16["stored_bits_per_pair_high"]) == pytest.approx((1000 / 645, 1000 / 406))
+    g = grok.onset_fit(rows, "stored", 59)
+    x = math.log(14784 / 4320)
+    # corners: d = 16 at its upper end 645 x its largest per-pair value (at 406), d = 32 at its lower end 645 x its
+    # smallest (at 1,024); and the reverse for the upper corner
+    lo = (math.log(645 * 1000 / 1024) - math.log(645 * 1000 / 406)) / x
+    hi = (math.log(1024 * 1000 / 645) - math.log(406 * 1000 / 645)) / x
+    assert (g["ci_low"], g["ci_high"]) == pytest.approx((lo, hi))
+    naive = (math.log(645 * pp(32, 1024)) - math.log(645 * pp(16, 512))) / x  # one per-pair value a width
+    assert g["ci_low"] < naive
+
+
+def test_consistent_is_unreachable_with_finite_ends_on_this_grid(monkeypatch):
+    """Training sets spanning 2.52x and parameters 3.42x: no box of finite grid ends reaches slope 1, so 'consistent'
+    can only come from an open end, which the verdict does not accept."""
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = _cfg()
+    grid, params = cfg.onset_n_train, [4320, 14784]
+    assert grok.finite_slope_limit(grid, params) == pytest.approx(math.log(1024 / 406) / math.log(14784 / 4320))
+    assert grok.finite_slope_limit(grid, params) < 1
+    firsts = [None, *GRID]
+    verdicts = set()
+    for a in firsts[1:]:
+        for b in firsts[1:]:
+            rows = grok.onset(_table({16: [a] * 3, 32: [b] * 3}), cfg, alpha=2.0)
+            f = grok.onset_fit(rows, "label", 59)
+            verdicts.add(f["verdict"])
+            assert f["verdict"] != "consistent" and (f["ci_high"] is None or f["ci_high"] < 1)
+    assert "inconsistent" in verdicts
+    rows = grok.onset(_table({16: [406] * 3, 32: [None, 1024, 1024]}), cfg, alpha=2.0)  # d = 32's end open: capped
+    f = grok.onset_fit(rows, "label", 59)
+    assert f["ci_high_capped"] and f["ci_high_open"] and f["verdict"] != "consistent"
 
 
 def test_slope_interval_is_the_box_corners_with_open_ends():
@@ -154,10 +216,13 @@ def test_slope_interval_is_the_box_corners_with_open_ends():
 
 @pytest.mark.parametrize("lo, hi, n, want", [(0.6, 1.4, 2, "consistent"), (1.2, 3.0, 2, "inconsistent"),
                                              (-INF, 0.5, 2, "inconsistent"), (-0.2, 1.5, 2, grok.NOT_SETTLED),
-                                             (0.8, INF, 2, "consistent"), (-INF, INF, 2, grok.NOT_SETTLED),
+                                             (0.8, INF, 2, "slope > 0.80; slope 1 not tested (upper end open)"),
+                                             (-INF, INF, 2, grok.NOT_SETTLED),
                                              (0.6, 1.4, 1, grok.NOT_SETTLED)])
 def test_onset_verdict(lo, hi, n, want):
     assert grok.onset_verdict(lo, hi, n) == want
+    if want == "consistent":  # a finite upper end set by a cap is open: slope 1 not tested
+        assert grok.onset_verdict(lo, hi, n, high_open=True) == grok.open_upper(lo)
 
 
 def test_onset_fit_uses_representable_widths_and_opens_unstable_ends(monkeypatch):
@@ -184,7 +249,9 @@ def test_onset_fit_uses_representable_widths_and_opens_unstable_ends(monkeypatch
     assert f["slope"] is None and f["ci_high"] is None and f["ci_low"] == pytest.approx(math.log(512 / 406) / x)
     one = grok.onset(_table({16: [512, 512, 512], 32: [None, None, 1024]}), cfg, alpha=2.0)
     assert grok.onset_fit(one, "label", 59) == {"bits": "label", "widths": [16], "n_widths": 1, "slope": None,
-                                                "ci_low": None, "ci_high": None, "verdict": grok.NOT_SETTLED}
+                                                "ci_low": None, "ci_high": None, "ci_high_capped": False,
+                                                "ci_low_open": False, "ci_high_open": False,  # not measured, not open
+                                                "verdict": grok.NOT_SETTLED}
 
 
 @pytest.mark.parametrize("init, peak, final, verb", [(4.0, 9.0, 8.0, "rises then falls"), (4.0, 9.0, 9.0, "rises"),
@@ -193,16 +260,16 @@ def test_norm_verb_is_computed_from_the_numbers(init, peak, final, verb):
     assert words.norm_verb({"init": init, "peak": peak, "final": final}) == verb
 
 
-def _metrics(monkeypatch, pattern, half=None, params={16: 4320, 32: 14784}):
+def _metrics(monkeypatch, pattern, half=None, params={16: 4320, 32: 14784}, wd0_gain=(0.3, 0.1), memorize=150):
     monkeypatch.delenv("MEMLIB_SCALE", raising=False)
     monkeypatch.setattr("memlib.grokking.stop_summary", lambda: {"n_runs": 0})
     cfg = _cfg()
     t = _table(pattern, half, params)
-    t = t.assign(memorize_step=150, first_crossing=t.generalize_step, budget=5000, steps=3000, final_test_acc=1.0,
+    t = t.assign(memorize_step=memorize, first_crossing=t.generalize_step, budget=5000, steps=3000, final_test_acc=1.0,
                  test_acc_at_memorize=0.45, best_test_acc_equal=1.0, best_step_equal=2000,
                  generalize_step_equal=t.generalize_step)
     ab = pd.DataFrame(dict(seed=[0, 1], best_test_acc=[0.5, 0.969], best_step=[3000, 2950], final_test_acc=[0.47, 0.96],
-                           generalize_step=[None, None], gain_last_doubling=[0.3, 0.1]))
+                           generalize_step=[None, None], gain_last_doubling=list(wd0_gain)))
     norms = [{"seed": s, "weight_decay": wd, "init": 4.2, "peak": 9.1 if wd else 17.0, "peak_step": 1200,
               "final": 8.2 if wd else 17.0, "final_step": 3000, "undecayed_init": 13.9, "undecayed_final": 24.0}
              for wd in (1.0, 0.0) for s in (0, 1, 2) if wd or s < 2]
@@ -211,21 +278,28 @@ def _metrics(monkeypatch, pattern, half=None, params={16: 4320, 32: 14784}):
 
 
 def test_summarize_and_words_on_a_consistent_grid(monkeypatch):
-    m = _metrics(monkeypatch, {16: [512, 512, 512], 32: [1024, 1024, 1024]}, params={16: 4320, 32: 8640})
+    m = _metrics(monkeypatch, {16: [512, 512, 512], 32: [1024, 1024, 1024]}, params={16: 4320, 32: 8640},
+                 wd0_gain=(0.005, 0.002))
     assert m["memorize_step"] == [150] * 3 and m["generalize_step"] == [1000] * 3  # the (32, 1024) cell
     assert m["onset_fit"]["verdict"] == "consistent" and [r["n_star"] for r in m["onset"]] == [512, 1024]
     assert m["weight_decay_ablation"]["per_seed"][1] == {"seed": 1, "best_test_acc": 0.969, "best_step": 2950,
                                                          "final_test_acc": 0.96, "generalize_step": None,
-                                                         "gain_last_doubling": 0.1}
+                                                         "gain_last_doubling": 0.002}
     a = words.answer(m)
-    assert "**The onset is consistent with tracking capacity:**" in a and "contains 1 and excludes 0" in a
+    assert "**The onset is consistent with tracking capacity:**" in a and "contains 1 and excludes 0, with finite ends" in a
+    assert "slope 1.00 (a two-point ratio)" in a and m["budget_multiple"] == pytest.approx(5.0)
+    assert "The budget is 5.0x the slowest classic held-99% step (1,000); the issue asks at least 5x." in a
+    assert "- **Delayed generalization (6.7x the 99%-train step), not the papers' long plateau, in 3 of 3 seeds**" in a
     assert "best test accuracy 0.500 at step 3,000, 0.969 at step 2,950" in a and "never" not in a
     assert "weight decay is what makes it generalize within this budget" in a
     assert "rises then falls in every seed (4.2 → 9.1 at step 1,200 → 8.2 at step 3,000" in a
     assert "without weight decay it rises in every seed" in a
-    assert "test accuracy was already 0.45 when train accuracy reached 99%" in a
-    assert "d_model 16 (4,320 params): N* = 512 pairs, seed range 406–512; the same at 2,500 steps" in a
-    assert "d_model 32: generalization begins before its training labels' bits reach capacity" in a
+    assert "test accuracy was already 0.45 (chance 0.017) when train accuracy reached 99%" in a
+    assert "d_model 16 (4,320 params): N* = 512 pairs, seed range (406, 512]; the same at 2,500 steps, and the runs " \
+           "below it had stopped rising" in a
+    assert "d_model 32: reaches held 99% test accuracy within the budget before its training labels' bits reach " \
+           "α·params as measured in notebook 01 (weight decay 0, another optimiser)" in a
+    assert "generalization begins" not in a
     assert "training time of this notebook's runs (as the run store recorded them): 61 s" in words.describe(m)
     assert len(words.rows(m)) == 4 and "consistent" in words.rows(m)[3]
 
@@ -241,7 +315,12 @@ def test_words_say_not_settled_and_censored_never_never(monkeypatch):
     m = _metrics(monkeypatch, {16: [645] * 3, 32: [813] * 3}, half={16: [None] * 3, 32: [813] * 3})
     a = words.answer(m)
     assert "contains both 0 and 1" in a and "N* at 5,000 steps is an upper bound" in a
-    assert "at 2,500 steps N* was beyond the grid" in a and "capacity (r* = N*·log2 p / (α·params) ≤ 0.44, α = 2.00)" in a
+    assert "at 2,500 steps N* was beyond the grid" in a and "(r* = N*·log2 p / (α·params) ≤ 0.44, r*_stored" in a
+    assert "seeds 0, 1 still rising at 3,000 steps: whether weight decay is what makes it generalize is not settled" in a
+    assert "On this grid (training sets spanning 2.52x, parameters 3.42x) finite ends give label-bit slopes of at " \
+           "most 0.75" in a
+    assert "- **Grokking, in 3 of 3 seeds** (held 99% test at 20.0x" in words.answer(
+        _metrics(monkeypatch, {16: [645] * 3, 32: [813] * 3}, memorize=50))  # from 10x: the word "grokking"
 
 
 @pytest.mark.parametrize("kw, field", [({"p": 2}, "p"), ({"n_train": 500}, "n_train"), ({"d_model": 64}, "d_model"),
