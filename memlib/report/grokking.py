@@ -226,7 +226,7 @@ def _onset_short(r: dict, grid: list) -> str:
     else:
         s = f"{r['n_star']:,} in {_seed_range(r)}"
     state = r.get("budget", "stable" if r["budget_stable"] else "unstable")
-    return (s + (f", {r['seeds_censored']} seed(s) censored" if r.get("seeds_censored") and r["censored"] != "right" else "")
+    return (s + (f", {r['seeds_censored']} of {len(r['seed_n_star'])} seeds censored" if r.get("seeds_censored") and r["censored"] != "right" else "")
             + ("" if state == "stable" else f", budget {state}: an upper bound")
             + (", untestable at this p" if r.get("untestable") else "") + ("" if r["representable"] else ", excluded"))
 
