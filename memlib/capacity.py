@@ -39,12 +39,30 @@ PAPER_BITS_PER_PARAM = {"fp32": 3.83, "bf16": 3.51, "headline": 3.6}
 ALPHA_DEFAULT = 2.0  # bits/param when metrics/01_capacity.json is absent (its laptop-scale order of size)
 
 
-def measured_alpha() -> tuple[float, str]:
-    """α (fp32 bits/param) as notebook 01 measured it, with where it came from; ALPHA_DEFAULT before 01 has run."""
+def measured_alpha(vocab_size: int | None = None, seq_len: int | None = None) -> tuple[float, str]:
+    """α (fp32 bits/param, the grid's slope) as notebook 01 measured it, with where it came from; ALPHA_DEFAULT
+    before 01 has run. With `vocab_size` (and `seq_len`) other than the grid's: α times the vocabulary sweep's
+    bits/param at that V over its bits/param at the grid's V (means over seeds, at the swept S nearest `seq_len`,
+    linear in log2 V between swept values). Outside the swept V it is not scaled, and the source says so. The
+    source also says when α is a lower bound (capacity-setting runs still gaining)."""
     m = read_metrics("01_capacity")
-    if m and m.get("bits_per_param_fp32"):
-        return float(m["bits_per_param_fp32"]), f"metrics/01_capacity.json ({m['scale']} scale)"
-    return ALPHA_DEFAULT, f"default {ALPHA_DEFAULT} (metrics/01_capacity.json not found)"
+    if not (m and m.get("bits_per_param_fp32")):
+        return ALPHA_DEFAULT, f"default {ALPHA_DEFAULT} (metrics/01_capacity.json not found)"
+    alpha = float(m["bits_per_param_fp32"])
+    src = f"metrics/01_capacity.json ({m['scale']} scale, V = {m['vocab_size']}, S = {m['seq_len']}"
+    src += ", a lower bound)" if m.get("n_capacity_runs_unsaturated") else ")"
+    rows = m.get("vocab") or []
+    if vocab_size is None or not rows or (vocab_size == m["vocab_size"] and seq_len in (None, m["seq_len"])):
+        return alpha, src
+    S = min({r["seq_len"] for r in rows}, key=lambda x: (abs(x - (seq_len or m["seq_len"])), x))
+    per_v = pd.DataFrame([r for r in rows if r["seq_len"] == S]).groupby("vocab_size").bits_per_param.mean()
+    if not per_v.index.min() <= vocab_size <= per_v.index.max() or m["vocab_size"] not in per_v.index:
+        return alpha, src + (f"; not scaled to V = {vocab_size}: outside the vocabulary sweep's V = "
+                             f"{per_v.index.min()}-{per_v.index.max()}")
+    at = lambda v: float(np.interp(math.log2(v), np.log2(per_v.index.to_numpy(float)), per_v.to_numpy(float)))
+    return alpha * at(vocab_size) / at(m["vocab_size"]), (
+        src + f"; scaled to V = {vocab_size} by the vocabulary sweep's bits/param at S = {S}, measured at one small "
+              "shape and interpolated in log2 V)")
 
 
 @dataclass(frozen=True)
@@ -53,7 +71,7 @@ class CapacityConfig(Experiment):
         "smoke": dict(vocab_size=16, seq_len=8, sizes=((1, 4), (1, 8)), fracs=(0.5, 2.0), seeds=(0,),
                       bf16_fracs=(2.0,), sweep_size=(1, 4), check_size=(1, 4), sweep_fracs=(2.0,),
                       precisions=("fp32",), max_steps=300, eval_every=25, patience=2, tol=0.02,
-                      vocab_sweep=(8, 32), paper_point=False),
+                      vocab_sweep=(8, 32), seq_sweep=(8,), paper_point=False),
         "laptop": dict(),
         "paper": dict(vocab_size=2048, seq_len=64, sizes=tuple((l, d) for l in (1, 2, 4, 8) for d in (32, 64, 128, 256)),
                       fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), seeds=(0, 1, 2, 3, 4), batch_size=2048, lr=1e-3,
@@ -69,8 +87,8 @@ class CapacityConfig(Experiment):
     # and with 2 x 16 (7.9K) as its largest model for 16 min.
     sizes: tuple = ((1, 4), (1, 6), (1, 8), (1, 12), (1, 16), (1, 20))
     fracs: tuple = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5)  # dataset bits / (alpha_prior * params), fp32 grid
-    bf16_fracs: tuple = (1.0, 1.5)  # the bf16 grid needs only the plateau, where capacity is read
-    bf16_seeds: tuple = (0,)
+    bf16_fracs: tuple = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5)  # as fp32's: bf16 / fp32 compared on the same sizes
+    bf16_seeds: tuple = (0, 1)  # and the same seeds
     alpha_prior: float = 2.5  # bits/param used only to place dataset sizes around capacity
     seeds: tuple = (0, 1)  # model and data seeds
     precisions: tuple = ("fp32", "bf16")
@@ -87,7 +105,8 @@ class CapacityConfig(Experiment):
     window_frac: float = 0.5  # 0.5: "the second half of training so far added < tol"
     decay_frac: float = 0.25
     longer_factor: float = 2.0  # the check: the same runs on a fixed schedule this many times as long
-    vocab_sweep: tuple = (16, 64, 256)  # V values at fixed shape (sweep_size), to explain alpha
+    vocab_sweep: tuple = (16, 64, 256, 2048)  # V values at fixed shape (sweep_size): does alpha depend on V?
+    seq_sweep: tuple = (16, 32)  # S values of the vocabulary sweep
     sweep_size: tuple = (1, 8)  # (n_layer, d_model) of the vocabulary and tied/untied sweeps
     check_size: tuple = (1, 12)  # (n_layer, d_model) of the longer-training check: the smallest grid size whose
     # sweep_fracs datasets exceed one batch (1x8's are trained full-batch, a regime the larger models are not in)
@@ -117,6 +136,8 @@ class CapacityConfig(Experiment):
                   "a non-empty list of integers >= 0")
         check(len(self.precisions) >= 1 and all(p in PRECISIONS for p in self.precisions), "precisions",
               self.precisions, f"a non-empty list drawn from {sorted(PRECISIONS)}")
+        check(all(isinstance(v, int) and v >= 1 for v in self.seq_sweep) and len(self.seq_sweep) >= 1, "seq_sweep",
+              self.seq_sweep, "a non-empty list of integers >= 1")
         check(all(isinstance(v, int) and v >= 2 for v in self.vocab_sweep), "vocab_sweep", self.vocab_sweep,
               "a list of integers >= 2")
         for name in ("sweep_size", "check_size"):
@@ -179,7 +200,8 @@ class CapacityConfig(Experiment):
         return out + (self.check_runs() + self.longer_runs(check["steps"]) if check else [])
 
     def vocab_runs(self) -> list[Run]:
-        return [r for V in self.vocab_sweep for r in self.runs(*self.sweep_size, vocab_size=V, fracs=self.sweep_fracs)]
+        return [r for V in self.vocab_sweep for S in self.seq_sweep
+                for r in self.runs(*self.sweep_size, vocab_size=V, seq_len=S, fracs=self.sweep_fracs)]
 
     def tied_runs(self) -> list[Run]:
         return [r for t in (True, False) for r in self.runs(*self.sweep_size, fracs=self.sweep_fracs, tied=t)]
@@ -206,6 +228,7 @@ def table(runs: list[Run], results: list[dict]) -> pd.DataFrame:
                          seq_len=d.seq_len, tied=r.model.tied, precision=r.train.precision, seed=r.seed,
                          n_params=m["n_params"], n_seqs=d.n_seqs, dataset_bits=d.n_seqs * d.seq_len * math.log2(d.vocab_size),
                          memorized_bits=m["final"]["memorized_bits"], steps=m["steps"], saturated=m["saturated"],
+                         history=[(h["step"], h["memorized_bits"]) for h in m["history"]],
                          stop_reason=m["stop_reason"], gain_last_doubling=m["gain_last_doubling"],
                          wall_s=m.get("wall_s", m["stack_wall_s"]), device=m.get("device", "unrecorded"),
                          decay_start=m["decay_start"],
@@ -224,7 +247,9 @@ def capacities(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["n_layer", "d_model", "vocab_size", "seq_len", "tied", "precision", "seed", "n_params"]
     g = df.groupby(keys, as_index=False)
     out = g.agg(capacity_bits=("memorized_bits", "max"), all_saturated=("saturated", "all"))
-    best = df.loc[df.groupby(keys).memorized_bits.idxmax(), keys + ["gain_last_doubling", "stop_reason", "saturated"]]
+    best = df.loc[df.groupby(keys).memorized_bits.idxmax()]
+    best = best.assign(fill_at_max=best.memorized_bits / best.dataset_bits)[
+        keys + ["gain_last_doubling", "stop_reason", "saturated", "fill_at_max"]]
     out = out.merge(best.rename(columns={"gain_last_doubling": "gain_at_max", "stop_reason": "stop_reason_at_max",
                                          "saturated": "saturated_at_max"}), on=keys)
     out["bits_per_param"] = out.capacity_bits / out.n_params
@@ -241,6 +266,147 @@ def fit_alpha(cap: pd.DataFrame) -> dict:
     return {"alpha": alpha0, "r2": r2(alpha0 * x), "alpha_with_intercept": float(slope),
             "intercept_bits": float(icpt), "r2_with_intercept": r2(slope * x + icpt),
             "alpha_per_seed": per_seed, "alpha_seed_std": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0}
+
+
+def _cluster_draws(cap: pd.DataFrame, n_boot: int, seed: int, shapes: bool = True) -> list[np.ndarray]:
+    """Row indices of `n_boot` bootstrap draws of `capacities` rows: shapes drawn with replacement, then seeds within
+    each drawn shape (a two-stage cluster bootstrap); shapes=False keeps every shape once and redraws only seeds
+    (the measurement noise of this fixed grid of shapes)."""
+    rng = np.random.default_rng(seed)
+    groups = [g.index.to_numpy() for _, g in cap.reset_index(drop=True).groupby(["n_layer", "d_model", "vocab_size",
+                                                                                   "seq_len", "tied"])]
+    out = []
+    for _ in range(n_boot):
+        picked = [groups[k] for k in rng.integers(0, len(groups), len(groups))] if shapes else groups
+        out.append(np.concatenate([rng.choice(g, len(g)) for g in picked]))
+    return out
+
+
+def _slope(x, y) -> float:
+    return float(x @ y / (x @ x))
+
+
+def bootstrap_alpha(cap: pd.DataFrame, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """α two ways, as the paper's Table 1 gives them: the least-squares slope through the origin of capacity on
+    parameters, and the mean of capacity / params over models. Each with two 95% percentile intervals: a two-stage
+    cluster bootstrap (shapes, then seeds within shape: how much the grid of shapes chosen moves it, the wider) and
+    a seed-only one over this fixed grid (measurement noise). The mean is over this grid's shapes, not the paper's."""
+    cap = cap.reset_index(drop=True)
+    x, y = cap.n_params.to_numpy(float), cap.capacity_bits.to_numpy(float)
+    check(len(x) >= 2, "capacities", len(x), "at least 2 models for an interval")
+    q = [(1 - level) / 2, (1 + level) / 2]
+    out = {"slope": _slope(x, y), "mean": float((y / x).mean()), "n_models": int(len(x)),
+           "n_shapes": int(cap.groupby(["n_layer", "d_model", "vocab_size", "seq_len", "tied"]).ngroups),
+           "n_boot": n_boot, "level": level}
+    for tag, shapes in (("", True), ("_seeds", False)):
+        draws = _cluster_draws(cap, n_boot, seed, shapes)
+        slopes = [_slope(x[d], y[d]) for d in draws]
+        means = [float((y[d] / x[d]).mean()) for d in draws]
+        (out[f"slope_ci_low{tag}"], out[f"slope_ci_high{tag}"]) = map(float, np.quantile(slopes, q))
+        (out[f"mean_ci_low{tag}"], out[f"mean_ci_high{tag}"]) = map(float, np.quantile(means, q))
+    return out
+
+
+def precision_ratio(cap: pd.DataFrame, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict | None:
+    """bf16 capacity / fp32 capacity on the same shapes, dataset sizes and seeds (pairs of `capacities` rows): the
+    ratio of the two slopes (the paper's Table 1: `paper_targets()["bf16_fp32_slope_ratio"]`) and the mean of the
+    pairs' ratios, with a cluster bootstrap over shapes, then pairs within shape; None without two pairs."""
+    keys = ["n_layer", "d_model", "vocab_size", "seq_len", "tied", "seed"]
+    p = cap.pivot_table(index=keys, columns="precision", values="capacity_bits")
+    if not {"fp32", "bf16"} <= set(p.columns):
+        return None
+    p = p.dropna().reset_index().merge(cap[keys + ["n_params"]].drop_duplicates(), on=keys)
+    if len(p) < 2:
+        return None
+    x, a, b = p.n_params.to_numpy(float), p.fp32.to_numpy(float), p.bf16.to_numpy(float)
+    draws = _cluster_draws(p, n_boot, seed)
+    slope = [(x[d] * b[d]).sum() / (x[d] * a[d]).sum() for d in draws]  # slope(bf16) / slope(fp32), same x
+    mean = [float((b[d] / a[d]).mean()) for d in draws]
+    q = [(1 - level) / 2, (1 + level) / 2]
+    lo, hi = np.quantile(slope, q)
+    mlo, mhi = np.quantile(mean, q)
+    return {"ratio": float((x @ b) / (x @ a)), "ci_low": float(lo), "ci_high": float(hi),
+            "mean_ratio": float((b / a).mean()), "mean_ratio_ci_low": float(mlo), "mean_ratio_ci_high": float(mhi),
+            "n_pairs": int(len(x)), "level": level}
+
+
+def paper_targets() -> dict:
+    """The paper's numbers on our estimators' footing, computed from its Table 1 (targets, never results): the slope
+    through the origin per precision, the mean bits/param, and bf16/fp32 as a ratio of slopes and a mean of ratios.
+    Its headline 3.6 is close to the bf16 slope; the fp32 slope is 3.9."""
+    t = pd.DataFrame([dict(n_layer=L, d_model=d, vocab_size=2048, seq_len=64, tied=True, seed=0, precision=prec,
+                           n_params=v[0], capacity_bits=v[1 if prec == "fp32" else 2])
+                      for (L, d), v in PAPER_TABLE1.items() for prec in ("fp32", "bf16")])
+    x32 = t[t.precision == "fp32"]
+    x16 = t[t.precision == "bf16"]
+    r = precision_ratio(t, n_boot=2)
+    return {"slope_fp32": _slope(x32.n_params.to_numpy(float), x32.capacity_bits.to_numpy(float)),
+            "slope_bf16": _slope(x16.n_params.to_numpy(float), x16.capacity_bits.to_numpy(float)),
+            "mean_fp32": float((x32.capacity_bits / x32.n_params).mean()),
+            "mean_bf16": float((x16.capacity_bits / x16.n_params).mean()),
+            "bf16_fp32_slope_ratio": r["ratio"], "bf16_fp32_mean_ratio": r["mean_ratio"],
+            "stated": dict(PAPER_BITS_PER_PARAM)}
+
+
+def saturation(df: pd.DataFrame, cap: pd.DataFrame) -> list[dict]:
+    """Per shape and precision: steps taken, capacity (mean over seeds) and the largest gain over the last doubling
+    of steps among the runs that set it (>= 1%: that capacity is a lower bound), and how many runs were unsaturated."""
+    out = []
+    keys = ["n_layer", "d_model", "vocab_size", "seq_len", "tied", "precision"]
+    for k, g in df.groupby(keys):
+        c = cap.merge(pd.DataFrame([dict(zip(keys, k))]), on=keys)
+        out.append({**{n: (v.item() if hasattr(v, "item") else v) for n, v in zip(keys, k)},
+                    "n_params": int(g.n_params.iloc[0]), "n_runs": int(len(g)),
+                    "steps_median": float(g.steps.median()), "steps_max": int(g.steps.max()),
+                    "capacity_bits": float(c.capacity_bits.mean()),
+                    "gain_last_doubling": float(c.gain_at_max.max()),
+                    "saturated": bool(c.saturated_at_max.all()),
+                    "n_unsaturated_runs": int((~g.saturated.astype(bool)).sum())})
+    return out
+
+
+def _dependence(cells: dict, along: int, ref, n_boot: int, rng, tol: float) -> dict | None:
+    """Largest |bits/param(cell) / bits/param(reference cell) - 1| over `cells` ({(V, S): per-seed values}) when the
+    key entry `along` (0: V, 1: S) moves and the other stays, with a seed bootstrap; the verdict against `tol`."""
+    pairs = [(k, tuple(ref if i == along else k[i] for i in range(2))) for k in cells]
+    pairs = [(k, r) for k, r in pairs if r in cells and r != k]
+    if not pairs:
+        return None
+    point = max(abs(np.mean(cells[k]) / np.mean(cells[r]) - 1) for k, r in pairs)
+    draw = lambda v: rng.choice(v, len(v)).mean()
+    boot = [max(abs(draw(cells[k]) / draw(cells[r]) - 1) for k, r in pairs) for _ in range(n_boot)]
+    lo, hi = np.quantile(boot, [0.025, 0.975])
+    verdict = "agrees" if hi <= tol else "disagrees" if lo > tol else "not settled at this scale"
+    return {"reference": ref, "max_abs_change": float(point), "ci_low": float(lo), "ci_high": float(hi),
+            "verdict": verdict}
+
+
+def vocab_dependence(vocab: pd.DataFrame, ref_vocab: int, ref_seq: int, n_boot: int = 1000, seed: int = 0,
+                     tol: float = 0.03) -> dict | None:
+    """Does bits/param depend on V (or S) at the sweep's shape? Per (V, S) cell the mean over seeds; the largest
+    change from the reference V (and S) over the sweep with a seed-bootstrap interval; "agrees" with the paper
+    (V and S moved its predictions by ~2-3%: `tol`) when the whole interval is within tol, "disagrees" when it is
+    beyond, else "not settled at this scale", which is also the verdict whenever a capacity-setting run of the
+    sweep was still gaining or filled > 90% of its dataset's bits (then the data, not the model, may bound it)."""
+    if vocab is None or len(vocab) == 0:
+        return None
+    cells = {k: g.bits_per_param.to_numpy(float) for k, g in vocab.groupby(["vocab_size", "seq_len"])}
+    vs, ss = sorted({k[0] for k in cells}), sorted({k[1] for k in cells})
+    ref_v = ref_vocab if ref_vocab in vs else vs[0]
+    ref_s = ref_seq if ref_seq in ss else ss[0]
+    rng = np.random.default_rng(seed)
+    doubt = (not bool(vocab.saturated_at_max.astype(bool).all())) or bool((vocab.fill_at_max > 0.9).any())
+    out = {"cells": [{"vocab_size": int(k[0]), "seq_len": int(k[1]), "bits_per_param": float(v.mean()),
+                      "seed_min": float(v.min()), "seed_max": float(v.max()), "n": int(len(v))}
+                     for k, v in sorted(cells.items())],
+           "tolerance": tol, "all_saturated": not bool((~vocab.saturated_at_max.astype(bool)).any()),
+           "max_fill_at_max": float(vocab.fill_at_max.max())}
+    for name, along, ref in (("vocab", 0, ref_v), ("seq_len", 1, ref_s)):
+        d = _dependence(cells, along, ref, n_boot, rng, tol)
+        if d and doubt:
+            d["verdict"] = "not settled at this scale"
+        out[name] = d
+    return out
 
 
 def paper_comparison(cap: pd.DataFrame) -> pd.DataFrame:
@@ -289,6 +455,12 @@ def check_longer(cfg: CapacityConfig) -> dict | None:
     return longer_gain(base, longer)
 
 
+def alpha_intervals(cfg: CapacityConfig, caps: pd.DataFrame) -> pd.DataFrame:
+    """`bootstrap_alpha` of each of cfg's precisions, one row each: slope and mean bits/param with 95% intervals."""
+    return pd.DataFrame({p: bootstrap_alpha(caps[caps.precision == p]) for p in cfg.precisions
+                         if (caps.precision == p).sum() > 1}).T
+
+
 def fit_alphas(cfg: CapacityConfig, caps: pd.DataFrame) -> dict:
     """`fit_alpha` of each of cfg's precisions: precision -> fit."""
     return {p: fit_alpha(caps[caps.precision == p]) for p in cfg.precisions}
@@ -312,6 +484,7 @@ def summarize(cfg: CapacityConfig, res: CapacityResult) -> dict:
     """The notebook's metrics: fitted alpha per precision, every model's capacity, the side studies."""
     df, fits = res.grid, res.fits
     get = lambda p, k: fits[p][k] if p in fits else None
+    caps32, caps16 = (res.capacities[res.capacities.precision == p] for p in ("fp32", "bf16"))
     return {
         "stops": stop_summary(),  # how every run this notebook trained or loaded stopped (Experiment.train)
         "scale": cfg.scale, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
@@ -329,8 +502,17 @@ def summarize(cfg: CapacityConfig, res: CapacityResult) -> dict:
                     "saturated": bool(r.saturated_at_max), "gain_last_doubling": float(r.gain_at_max),
                     "stop_reason": r.stop_reason_at_max} for r in res.capacities.itertuples()],
         "check_longer": res.check_longer,
-        "vocab_sweep": [{"vocab_size": int(r.vocab_size), "n_params": int(r.n_params),
-                         "bits_per_param": float(r.bits_per_param)} for r in res.vocab.itertuples()],
+        # intervals: slope against the paper's 3.6 slope, mean against its 3.83 / 3.51 means (bootstrap over models)
+        "paper_targets": paper_targets(),  # Table 1 on our estimators: compare slope with slope, mean with mean
+        "alpha_fp32": bootstrap_alpha(caps32) if len(caps32) > 1 else None,
+        "alpha_bf16": bootstrap_alpha(caps16) if len(caps16) > 1 else None,
+        "bf16_fp32_ratio": precision_ratio(res.capacities),  # same shapes, dataset sizes and seeds
+        "saturation": saturation(df, res.capacities),
+        "vocab": [{"vocab_size": int(r.vocab_size), "seq_len": int(r.seq_len), "seed": int(r.seed),
+                   "n_params": int(r.n_params), "bits_per_param": float(r.bits_per_param),
+                   "gain_last_doubling": float(r.gain_at_max), "saturated": bool(r.saturated_at_max)}
+                  for r in res.vocab.itertuples()],
+        "vocab_dependence": vocab_dependence(res.vocab, cfg.vocab_size, cfg.seq_len),
         "tied_vs_untied": [{"tied": bool(r.tied), "n_params": int(r.n_params),
                             "bits_per_param": float(r.bits_per_param)} for r in res.tied.itertuples()],
         "paper_point": res.paper_point,

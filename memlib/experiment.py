@@ -29,7 +29,8 @@ def stop_summary(items: list | None = None) -> dict:
     items = list(_TRAINED.values()) if items is None else items
     rows = [{"run": r.run_id()[:12], "model": type(r.model).__name__, "params": n_params(r.model),
              "examples": int(len(r.examples())), "steps": m["steps"], "stop_reason": m["stop_reason"],
-             "gain_last_doubling": m["gain_last_doubling"], "saturated": m["saturated"]} for r, m in items]
+             "gain_last_doubling": m["gain_last_doubling"], "decay_gain": m["decay_gain"],
+             "saturated": m["saturated"]} for r, m in items]
     gains = [x["gain_last_doubling"] for x in rows if x["gain_last_doubling"] is not None]
     return {"saturation_gain": SATURATION_GAIN, "n_runs": len(rows),
             "n_saturated": sum(x["saturated"] is True for x in rows),

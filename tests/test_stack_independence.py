@@ -127,15 +127,22 @@ def test_batch_rows_depend_on_the_run_alone():
 def test_stop_information_says_which_rule_fired_and_whether_the_score_still_rose():
     hist = [{"step": s, "score": v} for s, v in ((100, 50.0), (200, 90.0), (300, 99.0), (400, 99.5))]
     assert gain_last_doubling(hist) == pytest.approx((99.5 - 90.0) / 99.5)  # from the last evaluation at <= step 200
-    info = stop_info({"steps": 400, "plateau_step": 320, "history": hist}, "plateau")
-    assert info == {"stop_reason": "plateau", "gain_last_doubling": pytest.approx(0.095477, abs=1e-6), "saturated": False}
+    assert gain_last_doubling(hist, until=320) == pytest.approx((99 - 50) / 99)  # step 300 against step 100
+    info = stop_info({"steps": 400, "plateau_step": 320, "decay_start": 320, "history": hist}, "plateau")
+    assert info == {"stop_reason": "plateau", "saturated": False,
+                    "gain_last_doubling": pytest.approx((99 - 50) / 99, abs=1e-6),  # before the decay at 320
+                    "decay_gain": pytest.approx((99.5 - 99) / 99.5, abs=1e-6),
+                    "gain_last_doubling_with_decay": pytest.approx(0.095477, abs=1e-6)}
+    # a flat stable phase is saturated, however much the final decay then adds
+    flat_then_decay = [{"step": s, "score": v} for s, v in ((100, 99.0), (200, 99.2), (300, 99.5), (400, 106.0))]
+    info = stop_info({"steps": 400, "plateau_step": 300, "decay_start": 300, "history": flat_then_decay}, "plateau")
+    assert info["saturated"] is True and info["decay_gain"] == pytest.approx(6.5 / 106, abs=1e-6)
     flat = hist[:2] + [{"step": 300, "score": 90.5}, {"step": 400, "score": 90.6}]
     assert stop_info({"steps": 400, "plateau_step": None, "history": flat}, "plateau")["stop_reason"] == "max_steps"
     assert stop_info({"steps": 400, "plateau_step": None, "history": flat}, "plateau")["saturated"] is True
     assert (90.6 - 90.0) / 90.6 < SATURATION_GAIN
     assert stop_info({"steps": 400, "history": flat}, "steps")["stop_reason"] == "steps"
-    assert stop_info({"steps": 0, "history": hist[:1]}, "steps") == {"stop_reason": "untrained",
-                                                                   "gain_last_doubling": None, "saturated": None}
+    assert stop_info({"steps": 0, "history": hist[:1]}, "steps")["stop_reason"] == "untrained"
     assert gain_last_doubling([{"step": 100, "score": 5.0}]) is None  # no evaluation at half the steps
 
 

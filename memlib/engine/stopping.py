@@ -6,8 +6,10 @@ monitored score (e.g. memorized bits) gains less than `tol` (relative) over `pat
 decays the learning rate linearly to zero over `decay_frac` of the steps taken, and evaluates once more.
 
 How a run stopped is recorded apart from whether it saturated (`stop_info`): `stop_reason` says which
-rule ended it, `gain_last_doubling` how much its score rose over the second half of its steps, and
-`saturated` means that gain was below SATURATION_GAIN, whatever rule fired.
+rule ended it, `gain_last_doubling` how much its score rose over the last doubling of its steps before the
+final learning-rate decay (`decay_gain`: what the decay added), and `saturated` means that gain was below
+SATURATION_GAIN, whatever rule fired. With window_frac = 0.5 and tol = SATURATION_GAIN the plateau rule
+fires exactly when that holds.
 """
 from __future__ import annotations
 
@@ -48,13 +50,17 @@ def plateaued(history, tc: TrainConfig) -> bool:
 SATURATION_GAIN = 0.01  # a run is saturated when its score gained less than 1% (relative) over its last doubling of steps
 
 
-def gain_last_doubling(history) -> float | None:
-    """Relative gain of the score over the last doubling of steps: (final - at half the steps) / |final|, the
-    half-way score being the last evaluation at or before half the final step; None without one (or a 0 score)."""
+def gain_last_doubling(history, until: int | None = None) -> float | None:
+    """Relative gain of the score over the last doubling of steps: (score at the end - at half the steps) / |score
+    at the end|, each the last evaluation at or before its step; the end is the final evaluation, or the last one at
+    or before step `until`; None without an evaluation at half the steps (or with a 0 score)."""
     if not history or "score" not in history[-1]:
         return None
-    end = history[-1]
-    before = [h for h in history if h["step"] <= end["step"] / 2]
+    upto = [h for h in history if until is None or h["step"] <= until]
+    if not upto:
+        return None
+    end = upto[-1]
+    before = [h for h in upto if h["step"] <= end["step"] / 2]
     if not before or end["step"] == 0 or not end["score"] or end["score"] != end["score"]:
         return None
     return (end["score"] - before[-1]["score"]) / abs(end["score"])
@@ -65,11 +71,21 @@ def stop_info(metrics: dict, stop: str) -> dict:
     stop_reason "plateau" (the rule fired), "max_steps" (the budget came first), "steps" (a fixed budget) or
     "untrained" (max_steps = 0); gain_last_doubling; saturated = that gain < SATURATION_GAIN (None if unknown)."""
     if metrics["steps"] == 0:
-        return {"stop_reason": "untrained", "gain_last_doubling": None, "saturated": None}
+        return {"stop_reason": "untrained", "gain_last_doubling": None, "decay_gain": None,
+                "gain_last_doubling_with_decay": None, "saturated": None}
     if stop == "steps":
         reason = "steps"
     else:
         reason = "plateau" if metrics.get("plateau_step") is not None else "max_steps"
-    gain = gain_last_doubling(metrics.get("history"))
-    return {"stop_reason": reason, "gain_last_doubling": None if gain is None else round(gain, 6),
+    hist, decay = metrics.get("history") or [], metrics.get("decay_start")
+    # over the phase before the final learning-rate decay: with a warmup-stable-decay schedule the decay lifts the
+    # score at any training length, so a gain that spans it would call every run unsaturated and could not tell a
+    # run still learning from a finished one; what the decay added is reported beside it (decay_gain)
+    gain = gain_last_doubling(hist, decay)
+    at_decay = [h for h in hist if decay is not None and h["step"] <= decay]
+    end = hist[-1].get("score") if hist else None
+    decay_gain = (end - at_decay[-1]["score"]) / abs(end) if at_decay and end else None
+    r = lambda x: None if x is None else round(x, 6)
+    return {"stop_reason": reason, "gain_last_doubling": r(gain), "decay_gain": r(decay_gain),
+            "gain_last_doubling_with_decay": r(gain_last_doubling(hist)),
             "saturated": None if gain is None else bool(gain < SATURATION_GAIN)}

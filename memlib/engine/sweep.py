@@ -281,11 +281,10 @@ def sweep(runs: list[Run], monitor, store: RunStore | None = None, device="auto"
 
 
 def with_stop_info(m: dict, stop: str) -> dict:
-    """Metrics with stop_reason, gain_last_doubling and saturated (`stop_info`), derived for runs stored before
-    they were recorded (whose "saturated" meant "the plateau rule fired")."""
-    if "stop_reason" in m:
-        return m
-    m = dict(m, plateau_step=m.get("plateau_step", m.get("decay_start") if m.get("saturated") else None))
+    """Metrics with `stop_info` derived afresh from the stored history (so its definition can change without
+    retraining), also for runs stored before it was recorded (whose "saturated" meant "the plateau rule fired")."""
+    if "plateau_step" not in m:
+        m = dict(m, plateau_step=m.get("decay_start") if m.get("saturated") else None)
     return {**m, **stop_info(m, stop)}
 
 

@@ -61,3 +61,26 @@ def capacity_ablation(t, title: str = "Capacity under one changed training choic
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def bits_vs_steps(df, capacities):
+    """Memorized bits against training steps (log scale) of the run that sets each shape's capacity, one panel per
+    precision; a dot marks where the final learning-rate decay began (what follows is the decay's lift). A curve
+    still rising before its dot had not saturated."""
+    precs = sorted(df.precision.unique())
+    fig, axes = plt.subplots(1, len(precs), figsize=(5.5 * len(precs), 4), squeeze=False)
+    keys = ["n_layer", "d_model", "vocab_size", "seq_len", "tied", "precision", "seed"]
+    best = df.loc[df.groupby(keys).memorized_bits.idxmax()]
+    colors = dict(zip(sorted(best.n_params.unique()), sns.color_palette("viridis", best.n_params.nunique())))
+    for ax, prec in zip(axes[0], precs):
+        for r in best[best.precision == prec].itertuples():
+            steps, bits = map(np.array, zip(*r.history))
+            ax.plot(steps, bits, color=colors[r.n_params], lw=1, label=f"{r.n_params}" if r.seed == best.seed.min() else None)
+            if r.decay_start is not None and r.decay_start == r.decay_start:
+                k = max(0, np.searchsorted(steps, r.decay_start, side="right") - 1)
+                ax.plot(steps[k], bits[k], "o", color=colors[r.n_params], ms=3)
+        ax.set(xscale="log", yscale="log", xlabel="training step", ylabel="memorized bits",
+               title=f"{prec}: the capacity-setting run of each shape (dot: decay starts)")
+        ax.legend(title="params", fontsize=7)
+    fig.tight_layout()
+    return fig

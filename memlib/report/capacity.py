@@ -24,11 +24,15 @@ def rows(m: dict) -> list[str]:
     rows = []
     if m:
         tag = f"({m['scale']}, V={m['vocab_size']}, S={m['seq_len']})"
-        rows.append(f"| 01 capacity, fp32 | α = {fmt(m['bits_per_param_fp32'], '.2f')} bits/param, "
-                    f"R² {fmt(m['fit_r2_fp32'], '.3f')} {tag}{saturation(m)} | {m['paper']['bits_per_param_fp32']} (mean); "
-                    f"{m['paper']['headline']} headline |")
-        rows.append(f"| 01 capacity, bf16 | α = {fmt(m['bits_per_param_bf16'], '.2f')} bits/param {tag} | "
-                    f"{m['paper']['bits_per_param_bf16']} |")
+        A32, A16, r = m.get("alpha_fp32"), m.get("alpha_bf16"), m.get("bf16_fp32_ratio")
+        rows.append(f"| 01 capacity, fp32 | slope α = {_interval(A32, 'slope') if A32 else fmt(m['bits_per_param_fp32'], '.2f')}"
+                    f" bits/param, R² {fmt(m['fit_r2_fp32'], '.3f')}; mean {_interval(A32, 'mean')} {tag}{saturation(m)} | "
+                    f"{m['paper']['headline']} slope; {m['paper']['bits_per_param_fp32']} mean |")
+        rows.append(f"| 01 capacity, bf16 | slope α = {_interval(A16, 'slope') if A16 else fmt(m['bits_per_param_bf16'], '.2f')}"
+                    f" bits/param; mean {_interval(A16, 'mean')}"
+                    + (f"; bf16/fp32 {r['ratio']:.3f} (95% CI {r['ci_low']:.3f}–{r['ci_high']:.3f}) on the same sizes and seeds"
+                       if r else "") + f" {tag} | {m['paper']['bits_per_param_bf16']} mean; bf16/fp32 "
+                    f"{m['paper']['bits_per_param_bf16'] / m['paper']['bits_per_param_fp32']:.3f} |")
         pp = m.get("paper_point")
         if pp:
             rows.append(f"| 01 paper's smallest model ({pp['n_params'] / 1e3:.0f}K params, V={pp['vocab_size']}, "
@@ -55,9 +59,13 @@ def paper_point_saturation(pp: dict) -> str:
     if gain is None:
         return ("gain over its last doubling of steps not recorded (trained before it was); "
                 "a lower bound at laptop settings")
-    if pp["saturated"]:
-        return f"gained {100 * gain:.1f}% over its last doubling of steps: saturated at laptop settings"
-    return f"still gaining {100 * gain:.1f}% over its last doubling of steps: a lower bound at laptop settings"
+    longer = (pp.get("longer") or {}).get("relative_gain")
+    if pp["saturated"] and longer is not None and longer < 0.01:
+        return (f"gained {100 * gain:.1f}% over its last doubling of steps and {100 * longer:+.1f}% trained 2× as long: "
+                "saturated at laptop settings (lr 1e-2, batch 64; not the paper's full batch)")
+    return (f"gained {100 * gain:.1f}% over its last doubling of steps"
+            + (f" and {100 * longer:+.1f}% trained 2× as long" if longer is not None else "")
+            + ": a lower bound at laptop settings")
 
 
 def saturation(m: dict) -> str:
@@ -89,13 +97,25 @@ def describe(m: dict) -> str:
              + (f" ({m['n_unsaturated']} gained >= 1% over their last doubling of steps)" if m.get("n_unsaturated") else "")]
     if (m.get("training") or {}).get("wall_s"):
         lines.append(f"training time of all this notebook's runs (from an empty run store): {m['training']['wall_s'] / 60:.1f} min")
+    t = m.get("paper_targets") or {}
     for p in ("fp32", "bf16"):
-        a = m[f"bits_per_param_{p}"]
-        if a is not None:
-            lines.append(f"{p}: alpha = {a:.2f} bits/param (paper {m['paper'][f'bits_per_param_{p}']}); "
-                         f"ratio to paper {a / m['paper'][f'bits_per_param_{p}']:.2f}")
-    if m["bits_per_param_fp32"] and m["bits_per_param_bf16"]:
-        lines.append(f"bf16/fp32 capacity ratio: {m['bits_per_param_bf16'] / m['bits_per_param_fp32']:.3f} (paper {3.51 / 3.83:.3f})")
+        a = m.get(f"alpha_{p}")
+        if a:
+            lines.append(f"{p}: slope {_interval(a, 'slope')} bits/param (Table 1's slope {t[f'slope_{p}']:.2f}); mean "
+                         f"{_interval(a, 'mean')} over this grid (Table 1's mean {t[f'mean_{p}']:.2f}); intervals over "
+                         f"shapes and seeds (over seeds alone: slope {a['slope_ci_low_seeds']:.2f}-{a['slope_ci_high_seeds']:.2f})")
+    if m.get("bf16_fp32_ratio"):
+        r = m["bf16_fp32_ratio"]
+        lines.append(f"bf16/fp32 on the same sizes and seeds: slope ratio {r['ratio']:.3f} (95% CI {r['ci_low']:.3f}-"
+                     f"{r['ci_high']:.3f}; Table 1's {t['bf16_fp32_slope_ratio']:.3f}), mean of pair ratios "
+                     f"{r['mean_ratio']:.3f} (Table 1's {t['bf16_fp32_mean_ratio']:.3f})")
+    for sat in m.get("saturation") or []:
+        lines.append(f"  {sat['precision']} {sat['n_layer']}x{sat['d_model']}: {sat['capacity_bits']:.0f} bits after up to "
+                     f"{sat['steps_max']} steps, gain over the last doubling before the decay "
+                     f"{100 * sat['gain_last_doubling']:.1f}%"
+                     + ("" if sat["saturated"] else " (still gaining: a lower bound)"))
+    if m.get("vocab_dependence"):
+        lines.append("vocabulary: bits/param " + _per_vocab(m))
     if m["check_longer"]:
         lines.append("longer-training check: " + describe_longer(m["check_longer"]))
     pp = m["paper_point"]
@@ -142,16 +162,28 @@ def describe_ablation(ab: dict | None, paper_pt: dict | None = None) -> str:
 
 
 def _per_vocab(m: dict) -> str:
-    """The vocabulary sweep, mean over seeds per V: 'rises with V here (1.71, 2.07, 2.42 bits/param at V = 16, 64, 256)'."""
-    by_v: dict[int, list[float]] = {}
-    for r in m["vocab_sweep"]:
-        by_v.setdefault(r["vocab_size"], []).append(r["bits_per_param"])
-    vs = sorted(by_v)
-    a = [sum(by_v[v]) / len(by_v[v]) for v in vs]
-    trend = ("rises" if all(x < y for x, y in zip(a, a[1:])) else
-             "falls" if all(x > y for x, y in zip(a, a[1:])) else "is not monotone")
-    return (f"{trend} with V here (" + ", ".join(f"{x:.2f}" for x in a) + " bits/param at V = "
-            + ", ".join(str(v) for v in vs) + ")")
+    """The vocabulary (and length) sweep against the paper's claim, with the verdict `capacity.vocab_dependence` gave."""
+    d = m.get("vocab_dependence")
+    if not d or not d.get("vocab"):
+        return "was not swept over V here"
+    cells = [c for c in d["cells"] if c["seq_len"] == min(x["seq_len"] for x in d["cells"])]
+    v = d["vocab"]
+    words = {"agrees": "agrees with", "disagrees": "disagrees with", "not settled at this scale": "is not settled against"}
+    out = (", ".join(f"{c['bits_per_param']:.2f}" for c in cells) + " bits/param at V = "
+           + ", ".join(str(c["vocab_size"]) for c in cells) + f" (S = {cells[0]['seq_len']}); the largest change from "
+           f"V = {v['reference']} is {100 * v['max_abs_change']:.0f}% (95% CI {100 * v['ci_low']:.0f}–{100 * v['ci_high']:.0f}%)"
+           f", which {words[v['verdict']]} the paper's ~{100 * d['tolerance']:.0f}% (its predictions from α·params held "
+           "within that when V or S varied)")
+    if d.get("seq_len"):
+        out += (f"; across S the largest change is {100 * d['seq_len']['max_abs_change']:.0f}% "
+                f"({d['seq_len']['verdict']})")
+    if not d["all_saturated"] or d["max_fill_at_max"] > 0.9:
+        out += " — not settled: some sweep runs were still gaining or filled their dataset"
+    return out
+
+
+def _interval(a: dict | None, key: str) -> str:
+    return f"{a[key]:.2f} (95% CI {a[key + '_ci_low']:.2f}–{a[key + '_ci_high']:.2f})" if a else "n/a"
 
 
 def answer(m: dict) -> str:
@@ -160,15 +192,30 @@ def answer(m: dict) -> str:
     p = m["paper"]
     sizes = [x["n_params"] for x in m["models"]]
     a32, a16 = m["bits_per_param_fp32"], m["bits_per_param_bf16"]
-    out = [f"- **α = {fmt(a32, '.2f')} bits/param in fp32** (R² {fmt(m['fit_r2_fp32'], '.3f')})"
-           + (f" and {a16:.2f} in bf16" if a16 is not None else "")
-           + f", from {m['n_runs']} trained models of {min(sizes):,}–{max(sizes):,} parameters at V = {m['vocab_size']}, "
-           f"S = {m['seq_len']} ({m['scale']} scale); the paper's Table 1 means are {p['bits_per_param_fp32']} and "
-           f"{p['bits_per_param_bf16']} ({p['headline']} headline)"
-           + (f": ours is {100 * a32 / p['bits_per_param_fp32']:.0f}% of theirs" if a32 else "")
-           + (f", and bf16/fp32 is {a16 / a32:.2f} (paper {p['bits_per_param_bf16'] / p['bits_per_param_fp32']:.2f})."
-              if a32 and a16 else ".")]
-    if m["vocab_sweep"]:
+    A32, A16, ratio = m.get("alpha_fp32"), m.get("alpha_bf16"), m.get("bf16_fp32_ratio")
+    t = m.get("paper_targets") or {}
+    c, ab = m.get("check_longer"), m.get("ablation")
+    base = next((r for r in ab or [] if r["setting"] == "base"), None)
+    more = max(([c["relative_gain"]] if c else [])
+               + ([max(r["bits_per_param"] for r in ab) / base["bits_per_param"] - 1] if base else []), default=0.0)
+    bound = bool(m.get("n_capacity_runs_unsaturated")) or more > 0.01  # still gaining, or more training stored more
+    out = [f"- **α {'≥' if bound else '='} {fmt(a32, '.2f')} bits/param in fp32** (slope through the origin, R² "
+           f"{fmt(m['fit_r2_fp32'], '.3f')})"
+           + (f": a lower bound, since {m['n_capacity_runs_unsaturated']} of the runs that set a model's capacity were "
+              f"still gaining (up to {100 * m['max_gain_at_capacity']:.1f}% over their last doubling of steps)"
+              if m.get("n_capacity_runs_unsaturated") else
+              f": a lower bound, since training longer stored {100 * more:.0f}% more" if bound else "")
+           + f"; from {m['n_runs']} trained models of {min(sizes):,}–{max(sizes):,} parameters at V = {m['vocab_size']}, "
+           f"S = {m['seq_len']} ({m['scale']} scale).",
+           (f"- **The paper's statistics, on its Table 1 and ours:** slope {_interval(A32, 'slope')} in fp32 against "
+            f"Table 1's {t['slope_fp32']:.2f} (its headline {p['headline']} is close to its bf16 slope, "
+            f"{t['slope_bf16']:.2f}); mean bits/param {_interval(A32, 'mean')} in fp32 and {_interval(A16, 'mean')} in bf16 "
+            f"over this grid against Table 1's {t['mean_fp32']:.2f} and {t['mean_bf16']:.2f}"
+            + (f"; bf16/fp32 on the same sizes and seeds {ratio['ratio']:.3f} (ratio of slopes, 95% CI "
+               f"{ratio['ci_low']:.3f}–{ratio['ci_high']:.3f}, {ratio['n_pairs']} pairs) against Table 1's "
+               f"{t['bf16_fp32_slope_ratio']:.3f}." if ratio else ".")
+            + " Intervals resample shapes, then seeds." if t else "")]
+    if m.get("vocab"):
         out.append(f"- **Not like for like:** these models are far smaller than the paper's smallest "
                    f"({PAPER_TABLE1[(1, 32)][0] / 1e3:.0f}K parameters) "
                    f"and V is {m['vocab_size']}, not 2048; α {_per_vocab(m)}.")

@@ -1,0 +1,85 @@
+"""Notebook 01's intervals and saturation table on known cases (no training)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from memlib.capacity import PAPER_TABLE1, bootstrap_alpha, paper_targets, precision_ratio, saturation, vocab_dependence
+
+
+def caps(alpha=3.0, noise=0.0, precisions=("fp32",), bf16_factor=0.9, seeds=(0, 1, 2), sizes=(1000, 2000, 4000, 8000)):
+    rng = np.random.default_rng(1)
+    rows = []
+    for p in precisions:
+        for s in seeds:
+            for d, n in enumerate(sizes):
+                c = alpha * n * (bf16_factor if p == "bf16" else 1.0) * (1 + noise * rng.standard_normal())
+                rows.append(dict(n_layer=1, d_model=d, vocab_size=64, seq_len=16, tied=True, precision=p, seed=s,
+                                 n_params=n, capacity_bits=c, bits_per_param=c / n))
+    return pd.DataFrame(rows)
+
+
+def test_alpha_interval_is_a_point_without_noise_and_covers_the_truth_with_it():
+    exact = bootstrap_alpha(caps())
+    assert exact["slope"] == pytest.approx(3.0) and exact["slope_ci_low"] == pytest.approx(3.0)
+    assert exact["mean"] == pytest.approx(3.0) and exact["mean_ci_high"] == pytest.approx(3.0)
+    noisy = bootstrap_alpha(caps(noise=0.05, seeds=tuple(range(10))))
+    assert noisy["slope_ci_low"] < 3.0 < noisy["slope_ci_high"] and noisy["mean_ci_low"] < 3.0 < noisy["mean_ci_high"]
+    assert noisy["slope_ci_high"] - noisy["slope_ci_low"] < 0.3  # 40 models, 5% noise: a tight interval
+    assert noisy["slope_ci_low_seeds"] < 3.0 < noisy["slope_ci_high_seeds"] and noisy["n_shapes"] == 4
+
+
+def test_slope_and_mean_differ_when_small_models_store_less_per_parameter():
+    c = caps()
+    c.loc[c.n_params == 1000, "capacity_bits"] = 1000 * 1.5  # the smallest model: 1.5 bits/param, the rest 3
+    a = bootstrap_alpha(c)
+    assert a["mean"] < a["slope"] < 3.0  # the mean weighs the small model as much as the big ones
+
+
+def test_bf16_over_fp32_ratio_covers_a_known_factor():
+    r = precision_ratio(caps(noise=0.03, precisions=("fp32", "bf16"), bf16_factor=0.9, seeds=tuple(range(6))))
+    assert r["n_pairs"] == 24 and r["ci_low"] < 0.9 < r["ci_high"] and r["ci_high"] - r["ci_low"] < 0.06
+    assert precision_ratio(caps()) is None  # no bf16 runs: no ratio
+
+
+def test_saturation_table_names_the_shapes_still_gaining():
+    c = caps(seeds=(0,), sizes=(1000, 2000)).assign(gain_at_max=[0.004, 0.03], saturated_at_max=[True, False])
+    runs = pd.DataFrame([dict(n_layer=1, d_model=d, vocab_size=64, seq_len=16, tied=True, precision="fp32",
+                              n_params=n, steps=st, saturated=sat)
+                         for d, n, st, sat in ((0, 1000, 500, True), (0, 1000, 700, True), (1, 2000, 900, False),
+                                               (1, 2000, 1200, True))])
+    t = {r["d_model"]: r for r in saturation(runs, c)}
+    assert (t[0]["saturated"], t[0]["n_unsaturated_runs"], t[0]["steps_max"]) == (True, 0, 700)
+    assert (t[1]["saturated"], t[1]["gain_last_doubling"], t[1]["n_unsaturated_runs"]) == (False, 0.03, 1)
+
+
+def test_paper_targets_are_table_1_on_our_estimators():
+    x = np.array([v[0] for v in PAPER_TABLE1.values()])
+    b32, b16 = (np.array([v[k] for v in PAPER_TABLE1.values()]) for k in (1, 2))
+    t = paper_targets()
+    assert t["slope_fp32"] == pytest.approx(x @ b32 / (x @ x)) and t["slope_bf16"] == pytest.approx(x @ b16 / (x @ x))
+    assert t["mean_fp32"] == pytest.approx((b32 / x).mean()) and t["bf16_fp32_mean_ratio"] == pytest.approx((b16 / b32).mean())
+    assert t["bf16_fp32_slope_ratio"] == pytest.approx((x @ b16) / (x @ b32))
+    assert abs(t["slope_fp32"] - t["stated"]["headline"]) > 0.2  # the headline 3.6 is not the fp32 slope
+
+
+def sweep(bpp, saturated=True, fill=0.5):
+    """Vocabulary-sweep capacities: {(V, S): [bits/param per seed]}."""
+    return pd.DataFrame([dict(vocab_size=v, seq_len=s, seed=i, bits_per_param=b, saturated_at_max=saturated,
+                              fill_at_max=fill) for (v, s), bs in bpp.items() for i, b in enumerate(bs)])
+
+
+def test_vocabulary_verdict_agrees_disagrees_or_is_not_settled():
+    flat = {(16, 16): [2.00, 2.01], (64, 16): [2.00, 2.01], (256, 16): [2.01, 2.00], (64, 32): [2.0, 2.01]}
+    d = vocab_dependence(sweep(flat), 64, 16, n_boot=300)
+    assert d["vocab"]["verdict"] == "agrees" and d["seq_len"]["verdict"] == "agrees"
+    rising = {(16, 16): [1.70, 1.71], (64, 16): [2.00, 2.01], (256, 16): [2.40, 2.41]}
+    d = vocab_dependence(sweep(rising), 64, 16, n_boot=300)
+    assert d["vocab"]["verdict"] == "disagrees" and d["vocab"]["max_abs_change"] == pytest.approx(0.2 + 0.004, abs=0.01)
+    assert d["seq_len"] is None  # one S: nothing to say about S
+    dip = {(16, 16): [2.0, 2.0], (64, 16): [1.5, 1.5], (256, 16): [2.0, 2.0]}  # extremes equal, the middle not
+    assert vocab_dependence(sweep(dip), 16, 16, n_boot=300)["vocab"]["verdict"] == "disagrees"
+    assert vocab_dependence(sweep(rising, saturated=False), 64, 16, n_boot=300)["vocab"]["verdict"] == \
+        "not settled at this scale"  # still gaining: V-dependent under-training would look like V-dependence
+    assert vocab_dependence(sweep(rising, fill=0.95), 64, 16, n_boot=300)["vocab"]["verdict"] == "not settled at this scale"
+    noisy = {(16, 16): [1.8, 2.3], (64, 16): [1.9, 2.2]}
+    assert vocab_dependence(sweep(noisy), 64, 16, n_boot=300)["vocab"]["verdict"] == "not settled at this scale"
