@@ -111,7 +111,7 @@ def test_bad_mia_parameters_fail_naming_the_field(monkeypatch):
 # wrote its metrics first, nor on how the runs were stacked (LiRA's references used to: 0.857747 vs 0.857096).
 GOLDEN_MEAN_AUC = {"loss": 0.989909, "reference": 0.99528, "zlib_ratio": 0.963216, "min_k": 0.984375,
                    "blind_zlib": 0.465983, "blind_reference": 0.48291, "lira_fixed_variance": 0.984701}
-GOLDEN_LIRA_AUC = 0.863932
+GOLDEN_LIRA_AUC = 0.860677
 GOLDEN_LOSS = {(1520, 64): (0.944336, 0.8), (3424, 64): (0.995117, 0.9375)}  # (n_params, n): AUC, F1 of the loss attack
 
 

@@ -106,10 +106,10 @@ def test_capacity_smoke_run_writes_metrics(tmp_path):
     assert [c["capacity_bits"], c["capacity_bits_longer"]] == pytest.approx([218.868, 248.948], rel=1e-5)
     assert [x["bits_per_param"] for x in m["vocab_sweep"]] == pytest.approx([0.407628, 0.786011], rel=1e-5)
     assert [x["bits_per_param"] for x in m["tied_vs_untied"]] == pytest.approx([0.52667, 0.621783], rel=1e-5)
-    # 300 smoke steps saturate nothing: every run says so, and the headline calls alpha a lower bound
+    # 300 smoke steps saturate one run: the runs say which, and the headline calls alpha a lower bound
     st = m["stops"]
-    assert (st["n_runs"], st["n_saturated"], st["by_reason"]) == (8, 0, {"max_steps": 7, "steps": 1})  # 1: the longer check
-    assert all(r["gain_last_doubling"] > 0.01 for r in st["runs"])
+    assert (st["n_runs"], st["n_saturated"], st["by_reason"]) == (8, 1, {"max_steps": 7, "steps": 1})  # 1: the longer check
+    assert sum(r["gain_last_doubling"] > 0.01 for r in st["runs"]) == 7
     assert m["n_capacity_runs_unsaturated"] == 2 and "α is a lower bound" in words.rows(m)[0]
     assert m["ablation"] is None  # the ablation stage's metrics are laptop's, not this scale's
     assert f"α = {gold[1]:.2f} bits/param in fp32" in words.answer(m) and f"alpha = {gold[1]:.2f}" in words.describe(m)
@@ -156,10 +156,10 @@ def test_text_smoke_run_writes_metrics(tmp_path):
     assert m["pool_sha256"].startswith("c4ad7cf0f478edd0")
     golden = {  # (n_params, n_train): dataset bits, unintended bits (better reference, same size), train, test loss
         (1520, 4): (325.716, 132.064, 184.566, 2.09734, 6.38141),
-        (1520, 16): (1312.29, 142.262, 349.165, 3.1694, 5.31358),
+        (1520, 16): (1312.29, 142.223, 349.333, 3.16895, 5.3194),
         (1520, 64): (5310.06, 17.2551, 409.924, 3.85715, 4.19917),
         (3424, 4): (325.716, 285.807, 319.81, 0.432234, 7.29081),
-        (3424, 16): (1312.29, 705.443, 836.97, 1.64113, 6.50351),
+        (3424, 16): (1312.29, 703.32, 834.847, 1.64688, 6.49616),
         (3424, 64): (5310.06, 740.022, 1236.48, 3.09961, 4.5764),
     }
     cols = ("dataset_bits", "unintended_mem_bits", "unintended_vs_same_size_bits", "train_loss", "test_loss")

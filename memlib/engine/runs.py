@@ -219,14 +219,17 @@ class Run(Config):
 
 
 MIN_BATCH_ROWS = 16  # per-model (K, B) tensors stay whole SIMD vectors (8 or 16 floats), as in a stack of any size
+PAD_TO_BATCH = 512  # runs with batch_size up to this pad a smaller training set to batch_size rows
 
 
 def batch_rows(n: int, batch_size: int) -> int:
-    """Rows of one step's batch for a run of `n` examples: batch_size, or (n < batch_size) the power of two
-    at or above n and at least MIN_BATCH_ROWS, at most batch_size (the n examples, then zero-weight padding).
-    Why a minimum: transcendental functions (softplus, exp) round differently in PyTorch's vectorized loop
-    and its scalar tail, so a model's 4 values computed alone and the same 4 inside a stacked 16 could differ."""
-    if n >= batch_size:
+    """Rows of one step's batch for a run of `n` examples: batch_size; for a run with fewer examples than that, all
+    of them padded with zero-weight rows to batch_size when batch_size <= PAD_TO_BATCH (so the runs of one shape
+    share a stack, whatever their dataset sizes), else to the power of two at or above n (a full-batch run of a
+    huge batch_size pays for no more than twice its own rows). Never fewer than MIN_BATCH_ROWS (nor more than
+    batch_size): transcendental functions (softplus, exp) round differently in PyTorch's vectorized loop and its
+    scalar tail, so a model's 4 values computed alone and the same 4 inside a stacked 16 could differ."""
+    if n >= batch_size or batch_size <= PAD_TO_BATCH:
         return batch_size
     return min(batch_size, max(MIN_BATCH_ROWS, 1 << max(0, n - 1).bit_length()))
 
