@@ -25,15 +25,18 @@ def rows(m: dict) -> list[str]:
     if m:
         tag = f"({m['scale']}, V={m['vocab_size']}, S={m['seq_len']})"
         A32, A16, r = m.get("alpha_fp32"), m.get("alpha_bf16"), m.get("bf16_fp32_ratio")
+        t = m.get("paper_targets")
         rows.append(f"| 01 capacity, fp32 | slope α = {_interval(A32, 'slope') if A32 else fmt(m['bits_per_param_fp32'], '.2f')}"
                     f" bits/param, R² {fmt(m['fit_r2_fp32'], '.3f')}" + (f"; mean {_interval(A32, 'mean')}" if A32 else "")
                     + f" {tag}{saturation(m)} | "
-                    f"{m['paper']['headline']} slope; {m['paper']['bits_per_param_fp32']} mean |")
+                    + (f"Table 1: slope {t['slope_fp32']:.2f}, mean {t['mean_fp32']:.2f} ({m['paper']['headline']} headline) |"
+                       if t else f"{m['paper']['bits_per_param_fp32']} mean; {m['paper']['headline']} headline |"))
         rows.append(f"| 01 capacity, bf16 | slope α = {_interval(A16, 'slope') if A16 else fmt(m['bits_per_param_bf16'], '.2f')}"
                     f" bits/param" + (f"; mean {_interval(A16, 'mean')}" if A16 else "")
                     + (f"; bf16/fp32 {r['ratio']:.3f} (95% CI {r['ci_low']:.3f}–{r['ci_high']:.3f}) on the same sizes and seeds"
-                       if r else "") + f" {tag} | {m['paper']['bits_per_param_bf16']} mean; bf16/fp32 "
-                    f"{m['paper']['bits_per_param_bf16'] / m['paper']['bits_per_param_fp32']:.3f} |")
+                       if r else "") + f" {tag} | "
+                    + (f"Table 1: slope {t['slope_bf16']:.2f}, mean {t['mean_bf16']:.2f}; slope ratio "
+                       f"{t['bf16_fp32_slope_ratio']:.3f} |" if t else f"{m['paper']['bits_per_param_bf16']} mean |"))
         pp = m.get("paper_point")
         if pp:
             rows.append(f"| 01 paper's smallest model ({pp['n_params'] / 1e3:.0f}K params, V={pp['vocab_size']}, "
