@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from memlib.bits import capacity_monitor
-from memlib.config import check, check_number
+from memlib.config import ConfigError, check, check_number
 from memlib.experiment import Experiment, stop_summary
 from memlib.data import RandomTokens
 from memlib.engine import PRECISIONS, Run, TrainConfig
@@ -330,6 +330,41 @@ def precision_ratio(cap: pd.DataFrame, n_boot: int = 2000, seed: int = 0, level:
             "n_pairs": int(len(x)), "level": level}
 
 
+def param_split(model: GPTConfig) -> tuple[int, int]:
+    """(embedding parameters: token table with its BOS row, position table and an untied head; all the others)."""
+    d = model.d_model
+    emb = (model.vocab_size + 1) * d + model.seq_len * d + (0 if model.tied else model.vocab_size * d)
+    return emb, n_params(model) - emb
+
+
+def fit_capacity_split(cap: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
+    """capacity = a_emb * embedding params + a_rest * other params, least squares over `capacities` rows (the grid
+    varies d_model at one V; the vocabulary sweep varies V at one d_model, so both coefficients are identified),
+    with cluster-bootstrap 95% intervals (shapes, then seeds). Predicts a model's capacity from its own split
+    (`predicted_capacity`), where one α would carry the grid's mix of embeddings to models that have another."""
+    cap = cap.reset_index(drop=True)
+    split = np.array([param_split(GPTConfig(vocab_size=int(r.vocab_size), seq_len=int(r.seq_len), n_layer=int(r.n_layer),
+                                            d_model=int(r.d_model), tied=bool(r.tied))) for r in cap.itertuples()], float)
+    y = cap.capacity_bits.to_numpy(float)
+    check(np.linalg.matrix_rank(split) == 2, "capacities", "one embedding share",
+          "shapes whose embedding share differs (the grid and the vocabulary sweep together)")
+    coef = lambda i: np.linalg.lstsq(split[i], y[i], rcond=None)[0]
+    a = coef(np.arange(len(y)))
+    boot = np.array([coef(d) for d in _cluster_draws(cap, n_boot, seed)
+                     if np.linalg.matrix_rank(split[d]) == 2])
+    lo, hi = np.quantile(boot, [0.025, 0.975], axis=0)
+    pred = split @ a
+    return {"bits_per_embedding_param": float(a[0]), "bits_per_other_param": float(a[1]),
+            "emb_ci_low": float(lo[0]), "emb_ci_high": float(hi[0]), "other_ci_low": float(lo[1]), "other_ci_high": float(hi[1]),
+            "max_rel_residual": float(np.max(np.abs(pred / y - 1))), "n_models": int(len(y)), "n_boot_used": int(len(boot))}
+
+
+def predicted_capacity(model: GPTConfig, fit: dict) -> float:
+    """Capacity (bits) of `model` from `fit_capacity_split`'s coefficients and the model's own parameter split."""
+    emb, rest = param_split(model)
+    return fit["bits_per_embedding_param"] * emb + fit["bits_per_other_param"] * rest
+
+
 def paper_targets() -> dict:
     """The paper's numbers on our estimators' footing, computed from its Table 1 (targets, never results): the slope
     through the origin per precision, the mean bits/param, and bf16/fp32 as a ratio of slopes and a mean of ratios.
@@ -480,6 +515,13 @@ class CapacityResult:
     ablation: dict | None = None  # the ablation stage's metrics at this scale (memlib.ablation.result)
 
 
+def _split_or_none(cap: pd.DataFrame) -> dict | None:
+    try:
+        return fit_capacity_split(cap)
+    except ConfigError:  # one embedding share only (a single V and a fixed mix): nothing to separate
+        return None
+
+
 def summarize(cfg: CapacityConfig, res: CapacityResult) -> dict:
     """The notebook's metrics: fitted alpha per precision, every model's capacity, the side studies."""
     df, fits = res.grid, res.fits
@@ -513,6 +555,8 @@ def summarize(cfg: CapacityConfig, res: CapacityResult) -> dict:
                    "gain_last_doubling": float(r.gain_at_max), "saturated": bool(r.saturated_at_max)}
                   for r in res.vocab.itertuples()],
         "vocab_dependence": vocab_dependence(res.vocab, cfg.vocab_size, cfg.seq_len),
+        # embeddings and the rest priced apart, from the fp32 grid and the vocabulary sweep together
+        "capacity_split": _split_or_none(pd.concat([caps32, res.vocab])),
         "tied_vs_untied": [{"tied": bool(r.tied), "n_params": int(r.n_params),
                             "bits_per_param": float(r.bits_per_param)} for r in res.tied.itertuples()],
         "paper_point": res.paper_point,

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from memlib.capacity import PAPER_TABLE1, bootstrap_alpha, paper_targets, precision_ratio, saturation, vocab_dependence
+from memlib.capacity import PAPER_TABLE1, bootstrap_alpha, fit_capacity_split, param_split, predicted_capacity, paper_targets, precision_ratio, saturation, vocab_dependence
 
 
 def caps(alpha=3.0, noise=0.0, precisions=("fp32",), bf16_factor=0.9, seeds=(0, 1, 2), sizes=(1000, 2000, 4000, 8000)):
@@ -83,3 +83,25 @@ def test_vocabulary_verdict_agrees_disagrees_or_is_not_settled():
     assert vocab_dependence(sweep(rising, fill=0.95), 64, 16, n_boot=300)["vocab"]["verdict"] == "not settled at this scale"
     noisy = {(16, 16): [1.8, 2.3], (64, 16): [1.9, 2.2]}
     assert vocab_dependence(sweep(noisy), 64, 16, n_boot=300)["vocab"]["verdict"] == "not settled at this scale"
+
+
+def test_embedding_and_other_parameters_are_priced_apart():
+    """Capacities made from known prices (1 bit per embedding parameter, 3 per other) come back, and predict a
+    model of another mix; a single mix cannot be split."""
+    from memlib.models import GPTConfig, n_params
+    shapes = [(64, 16, d) for d in (4, 8, 12, 16)] + [(v, 16, 8) for v in (16, 256, 2048)]
+    rows = []
+    for (v, s_, d) in shapes:
+        m = GPTConfig(vocab_size=v, seq_len=s_, n_layer=1, d_model=d)
+        emb, rest = param_split(m)
+        assert emb + rest == n_params(m) and emb == (v + 1 + s_) * d
+        for seed in (0, 1):
+            rows.append(dict(n_layer=1, d_model=d, vocab_size=v, seq_len=s_, tied=True, seed=seed, n_params=n_params(m),
+                             capacity_bits=1.0 * emb + 3.0 * rest))
+    fit = fit_capacity_split(pd.DataFrame(rows), n_boot=50)
+    assert fit["bits_per_embedding_param"] == pytest.approx(1.0) and fit["bits_per_other_param"] == pytest.approx(3.0)
+    other = GPTConfig(vocab_size=512, seq_len=32, n_layer=2, d_model=16)
+    emb, rest = param_split(other)
+    assert predicted_capacity(other, fit) == pytest.approx(emb + 3 * rest)
+    with pytest.raises(Exception, match="embedding share"):
+        fit_capacity_split(pd.DataFrame(rows[:2]), n_boot=5)
