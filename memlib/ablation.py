@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from memlib.capacity import CapacityConfig, capacities, run_table
+from memlib.capacity import CapacityConfig, capacities, max_gain, run_table
 from memlib.config import check, check_number
 from memlib.engine import Run
 from memlib.experiment import Experiment, stop_summary
@@ -94,7 +94,7 @@ def row(setting: str, value, runs: list[Run], df: pd.DataFrame) -> dict:
             "seeds": [{"seed": int(c.seed), "capacity_bits": float(c.capacity_bits),
                        "bits_per_param": float(c.bits_per_param)} for c in cap.itertuples()],
             "saturated": bool(df.saturated.astype(bool).all()),  # every run gained < 1% over its last doubling
-            "max_gain_last_doubling": float(df.gain_last_doubling.max()),
+            "max_gain_last_doubling": max_gain(df.gain_last_doubling),
             "steps": int(df.steps.max()), "n_dataset_sizes": int(df.n_seqs.nunique())}
 
 

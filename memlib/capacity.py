@@ -219,6 +219,16 @@ class CapacityConfig(Experiment):
                 for r in self.paper_point_runs()]
 
 
+def num(x) -> float | None:
+    """x as a float, None where it is missing (a gain without an evaluation at half the steps)."""
+    return None if x is None or pd.isna(x) else float(x)
+
+
+def max_gain(col: pd.Series) -> float | None:
+    """The largest of a column of gains, None where none was measured."""
+    return num(pd.to_numeric(col, errors="coerce").max())
+
+
 def table(runs: list[Run], results: list[dict]) -> pd.DataFrame:
     """One row per trained run: shape, data, memorized bits, training length."""
     rows = []
@@ -394,7 +404,7 @@ def saturation(df: pd.DataFrame, cap: pd.DataFrame) -> list[dict]:
                     "n_params": int(g.n_params.iloc[0]), "n_runs": int(len(g)),
                     "steps_median": float(g.steps.median()), "steps_max": int(g.steps.max()),
                     "capacity_bits": float(c.capacity_bits.mean()),
-                    "gain_last_doubling": float(c.gain_at_max.max()),
+                    "gain_last_doubling": max_gain(c.gain_at_max),
                     "saturated": bool(c.saturated_at_max.all()),
                     "n_unsaturated_runs": int((~g.saturated.astype(bool)).sum())})
     return out
@@ -462,7 +472,7 @@ def paper_point(df: pd.DataFrame) -> dict:
     c = capacities(df).iloc[0]
     return {"n_params": int(c.n_params), "vocab_size": int(c.vocab_size), "seq_len": int(c.seq_len),
             "capacity_bits": float(c.capacity_bits), "bits_per_param": float(c.bits_per_param),
-            "saturated": bool(c.saturated_at_max), "gain_last_doubling": float(c.gain_at_max),
+            "saturated": bool(c.saturated_at_max), "gain_last_doubling": num(c.gain_at_max),
             "stop_reason": str(c.stop_reason_at_max), "wall_s": float(df.wall_s.max()), "device": str(df.device.iloc[0]),
             "steps": int(df.steps.max()), "max_steps": int(df.max_steps.max()), "decay_start": int(df.decay_start.max()),
             "plateau_rule": {k: df[k].iloc[0].item() for k in ("tol", "patience", "window_frac", "decay_frac")},
@@ -475,7 +485,7 @@ def longer_gain(base: pd.DataFrame, longer: pd.DataFrame) -> dict:
     out = {"capacity_bits": cap(base), "capacity_bits_longer": cap(longer),
            "steps": int(base.steps.max()), "steps_longer": int(longer.steps.max()),
            "base_saturated": bool(base.saturated.all()),  # did every base run gain < 1% over its last doubling?
-           "base_max_gain_last_doubling": float(base.gain_last_doubling.max())}
+           "base_max_gain_last_doubling": max_gain(base.gain_last_doubling)}
     out["relative_gain"] = out["capacity_bits_longer"] / out["capacity_bits"] - 1
     return out
 
@@ -536,12 +546,12 @@ def summarize(cfg: CapacityConfig, res: CapacityResult) -> dict:
         "n_unsaturated": int(len(df) - df.saturated.astype(bool).sum()),  # grid runs that gained >= 1% over their last doubling
         # alpha is a lower bound when a run that holds a model's capacity (its max over N) was still gaining
         "n_capacity_runs_unsaturated": int((~res.capacities.saturated_at_max.astype(bool)).sum()),
-        "max_gain_at_capacity": float(res.capacities.gain_at_max.max()),
+        "max_gain_at_capacity": max_gain(res.capacities.gain_at_max),
         # training time of every run this notebook used, from an empty run store
         "training": {"wall_s": cfg.training_seconds(cfg.notebook_runs(res.check_longer))},
         "models": [{"n_params": int(r.n_params), "n_layer": int(r.n_layer), "d_model": int(r.d_model),
                     "precision": r.precision, "seed": int(r.seed), "capacity_bits": float(r.capacity_bits),
-                    "saturated": bool(r.saturated_at_max), "gain_last_doubling": float(r.gain_at_max),
+                    "saturated": bool(r.saturated_at_max), "gain_last_doubling": num(r.gain_at_max),
                     "stop_reason": r.stop_reason_at_max} for r in res.capacities.itertuples()],
         "check_longer": res.check_longer,
         # intervals: slope against the paper's 3.6 slope, mean against its 3.83 / 3.51 means (bootstrap over models)
@@ -552,7 +562,7 @@ def summarize(cfg: CapacityConfig, res: CapacityResult) -> dict:
         "saturation": saturation(df, res.capacities),
         "vocab": [{"vocab_size": int(r.vocab_size), "seq_len": int(r.seq_len), "seed": int(r.seed),
                    "n_params": int(r.n_params), "bits_per_param": float(r.bits_per_param),
-                   "gain_last_doubling": float(r.gain_at_max), "saturated": bool(r.saturated_at_max)}
+                   "gain_last_doubling": num(r.gain_at_max), "saturated": bool(r.saturated_at_max)}
                   for r in res.vocab.itertuples()],
         "vocab_dependence": vocab_dependence(res.vocab, cfg.vocab_size, cfg.seq_len),
         # embeddings and the rest priced apart, from the fp32 grid and the vocabulary sweep together

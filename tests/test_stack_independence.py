@@ -154,3 +154,19 @@ def test_a_plateau_stop_that_came_while_the_score_still_rose_is_not_called_satur
     (m,) = sweep([run], capacity_monitor, RunStore(tmp_path), device="cpu", progress=False)
     assert m["stop_reason"] == "plateau" and m["steps"] < 2000
     assert m["gain_last_doubling"] > 0.05 and m["saturated"] is False
+
+
+def test_fine_tuning_keeps_training_after_the_unlearning_runs_of_its_stack_stop(tmp_path):
+    """A stack of fine-tuning and ascent runs where ascent stops first: fine-tuning goes on without forget batches,
+    bit for bit as alone."""
+    m = GPTConfig(vocab_size=16, seq_len=8, d_model=8)
+    data = RandomTokens(16, 8, 24, 0)
+    st = RunStore(tmp_path / "together")
+    base = Run(model=m, data=data, train=PLATEAU.replace(stop="steps", max_steps=40), seed=0)
+    forget, retain = Subset(include=(0, 1, 2, 3)), Subset(exclude=(0, 1, 2, 3))
+    ft = Run(model=m, data=data, train=PLATEAU.replace(max_steps=60), seed=0, init=Init(base), subset=retain)
+    asc = ft.replace(forget=forget, objective=Objective(name="ascent"))  # its falling score plateaus at once
+    ms = sweep([ft, asc], capacity_monitor, st, device="cpu", progress=False, stacking="always")
+    assert ms[1]["steps"] < ms[0]["steps"] and {x["stack_size"] for x in ms} == {2}  # ascent left first
+    (alone,) = sweep([ft], capacity_monitor, RunStore(tmp_path / "alone"), device="cpu", progress=False)
+    _same(ft, RunStore(tmp_path / "alone"), st, alone, ms[0])

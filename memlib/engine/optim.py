@@ -27,7 +27,9 @@ def clip_scale(grads, tc: TrainConfig, K: int):
     """Per-model factor (K,) that clips each model's global gradient norm to tc.grad_clip, or None."""
     if not tc.grad_clip:
         return None
-    norm = sum(g.float().pow(2).reshape(K, -1).sum(1) for g in grads).sqrt()
+    # each model's squares summed on their own (a (1, N) row-sum of a lone model may be split across threads
+    # where the rows of a (K, N) one are not)
+    norm = sum(torch.stack([gk.float().pow(2).sum() for gk in g]) for g in grads).sqrt()
     return (tc.grad_clip / (norm + 1e-6)).clamp(max=1.0)
 
 

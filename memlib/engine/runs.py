@@ -199,8 +199,7 @@ class Run(Config):
         return [d.run for d in (self.init, self.mask) if d is not None]
 
     def batch_rows(self, forget: bool = False) -> int | None:
-        """Rows of this run's batch (or forget batch; None without a forget set): batch_size, or for a run with
-        fewer examples all of them, padded with zero-weight rows to the next power of two (at most batch_size).
+        """Rows of this run's batch (or forget batch; None without a forget set): `batch_rows` of its example count.
 
         A function of the run alone, so a model's arithmetic does not depend on the models beside it: padding a
         full batch to another model's length changes the summation order of its gradient, and the result."""
@@ -226,8 +225,8 @@ def batch_rows(n: int, batch_size: int) -> int:
     """Rows of one step's batch for a run of `n` examples: batch_size; for a run with fewer examples than that, all
     of them padded with zero-weight rows to batch_size when batch_size <= PAD_TO_BATCH (so the runs of one shape
     share a stack, whatever their dataset sizes), else to the power of two at or above n (a full-batch run of a
-    huge batch_size pays for no more than twice its own rows). Never fewer than MIN_BATCH_ROWS (nor more than
-    batch_size): transcendental functions (softplus, exp) round differently in PyTorch's vectorized loop and its
+    huge batch_size pays for no more than twice its own rows). That power of two is at least MIN_BATCH_ROWS
+    (and never more than batch_size): transcendental functions (softplus, exp) round differently in PyTorch's vectorized loop and its
     scalar tail, so a model's 4 values computed alone and the same 4 inside a stacked 16 could differ."""
     if n >= batch_size or batch_size <= PAD_TO_BATCH:
         return batch_size

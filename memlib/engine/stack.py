@@ -318,6 +318,10 @@ class Stack:
         if self.forget is not None:
             self.forget = pick(self.forget)
         self._plan_objectives()
+        if not self.needs_forget:  # the last runs with a forget set left: the others train as they would alone
+            self.forget = None
+        if not self.needs_ref:
+            self.forget_ref = None
 
     def model_weights(self, k: int) -> dict:
         return {n: v[k].detach().to(self.dtypes[k]) for n, v in self.p.items()}
@@ -354,8 +358,12 @@ class Stack:
             self.gens[k].set_state(t["gen"])
             if "forget_gen" in t:
                 self.forget_gens[k].set_state(t["forget_gen"])
-            if "forget_ref" in t:
-                self.forget_ref[k] = t["forget_ref"].to(self.device)
+            if "forget_ref" in t:  # its own entries (the row was padded to another stack's longest forget set)
+                n = min(len(t["forget_ref"]), self.forget_ref.shape[1])
+                self.forget_ref[k, :n] = t["forget_ref"][:n].to(self.device)
             self.t0[k] = s.get("t0", 0)
         self.state = [{k: v for k, v in s.items() if k not in ("step", "sha256", "t0")} for _, s in checkpoints]
+        for s in self.state:  # checkpoints written before plateau_step was recorded said "saturated" instead
+            if "plateau_step" not in s:
+                s["plateau_step"] = s["decay_start"] if s.pop("saturated", None) else None
 

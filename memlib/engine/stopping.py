@@ -9,7 +9,8 @@ How a run stopped is recorded apart from whether it saturated (`stop_info`): `st
 rule ended it, `gain_last_doubling` how much its score rose over the last doubling of its steps before the
 final learning-rate decay (`decay_gain`: what the decay added), and `saturated` means that gain was below
 SATURATION_GAIN, whatever rule fired. With window_frac = 0.5 and tol = SATURATION_GAIN the plateau rule
-fires exactly when that holds.
+fires about when that holds (it allows a gain equal to tol, and measures from the earlier of its patience and
+half-window references).
 """
 from __future__ import annotations
 

@@ -179,7 +179,7 @@ def train_bytes_per_model(run: Run) -> int | None:
     if not isinstance(m, models.GPTConfig):
         return None
     per_token = 13.6 * m.vocab_size + (72 if run.train.precision == "fp32" else 37) * m.n_layer * m.d_model
-    return int(per_token * run.train.batch_size * m.seq_len)
+    return int(per_token * run.batch_rows() * m.seq_len)  # the rows a step really has (a "full batch" is its data)
 
 
 def stack_limit(run: Run, device: str, max_stack: int, free_bytes: int | None = None) -> int:

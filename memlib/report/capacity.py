@@ -116,7 +116,7 @@ def describe(m: dict) -> str:
     for sat in m.get("saturation") or []:
         lines.append(f"  {sat['precision']} {sat['n_layer']}x{sat['d_model']}: {sat['capacity_bits']:.0f} bits after up to "
                      f"{sat['steps_max']} steps, gain over the last doubling before the decay "
-                     f"{100 * sat['gain_last_doubling']:.1f}%"
+                     (f"{100 * sat['gain_last_doubling']:.1f}%" if sat['gain_last_doubling'] is not None else "not measured")
                      + ("" if sat["saturated"] else " (still gaining: a lower bound)"))
     if m.get("vocab_dependence"):
         lines.append("vocabulary: bits/param " + _per_vocab(m))
