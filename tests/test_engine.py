@@ -187,7 +187,7 @@ def test_stack_size_is_capped_by_gpu_memory():
     """On CUDA a sweep stacks only as many GPTs as 80% of free memory holds; on CPU, max_stack."""
     from memlib.engine import stack_limit, train_bytes_per_model
     small = Run(model=GPTConfig(vocab_size=2048, seq_len=64, n_layer=1, d_model=32),
-                data=RandomTokens(2048, 64, 100, 0), train=TrainConfig(batch_size=2048))
+                data=RandomTokens(2048, 64, 4096, 0), train=TrainConfig(batch_size=2048))  # a batch of 2048 rows
     big = small.replace(model=GPTConfig(vocab_size=2048, seq_len=64, n_layer=8, d_model=256))
     gb = 1 << 30
     assert 3 * gb < train_bytes_per_model(small) < 5 * gb  # measured 3.6 GB on an H100
