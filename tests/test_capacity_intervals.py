@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from memlib.capacity import PAPER_TABLE1, bootstrap_alpha, fit_capacity_split, param_split, predicted_capacity, paper_targets, precision_ratio, saturation, vocab_dependence
+from memlib.capacity import (PAPER_TABLE1, bootstrap_alpha, capacities, fit_capacity_split, lower_bound, matched_capacities,
+                             param_split, predicted_capacity, paper_targets, precision_ratio, saturation, vocab_dependence)
 
 
 def caps(alpha=3.0, noise=0.0, precisions=("fp32",), bf16_factor=0.9, seeds=(0, 1, 2), sizes=(1000, 2000, 4000, 8000)):
@@ -41,15 +42,37 @@ def test_bf16_over_fp32_ratio_covers_a_known_factor():
     assert precision_ratio(caps()) is None  # no bf16 runs: no ratio
 
 
+def run_rows(spec):
+    """A run table: spec = [(d_model, seed, n_seqs, memorized_bits, gain_last_doubling, precision)]."""
+    return pd.DataFrame([dict(n_layer=1, d_model=d, vocab_size=64, seq_len=16, tied=True, precision=p, seed=s,
+                              n_params=1000 * (d + 1), n_seqs=n, dataset_bits=n * 96.0, memorized_bits=b, steps=100 * n,
+                              gain_last_doubling=g, stop_reason="plateau", saturated=g is not None and g < 0.01)
+                         for d, s, n, b, g, p in spec])
+
+
 def test_saturation_table_names_the_shapes_still_gaining():
-    c = caps(seeds=(0,), sizes=(1000, 2000)).assign(gain_at_max=[0.004, 0.03], saturated_at_max=[True, False])
-    runs = pd.DataFrame([dict(n_layer=1, d_model=d, vocab_size=64, seq_len=16, tied=True, precision="fp32",
-                              n_params=n, steps=st, saturated=sat)
-                         for d, n, st, sat in ((0, 1000, 500, True), (0, 1000, 700, True), (1, 2000, 900, False),
-                                               (1, 2000, 1200, True))])
-    t = {r["d_model"]: r for r in saturation(runs, c)}
-    assert (t[0]["saturated"], t[0]["n_unsaturated_runs"], t[0]["steps_max"]) == (True, 0, 700)
-    assert (t[1]["saturated"], t[1]["gain_last_doubling"], t[1]["n_unsaturated_runs"]) == (False, 0.03, 1)
+    """A shape is at a measured plateau only when no run at or above its maximum's dataset size still moved (rising
+    or falling by >= 1%), and data-bound when its maximum sits at the largest dataset."""
+    runs = run_rows([(0, 0, 10, 900, 0.02, "fp32"), (0, 0, 20, 1500, 0.004, "fp32"), (0, 0, 40, 1480, -0.003, "fp32"),
+                     (1, 0, 10, 900, 0.0, "fp32"), (1, 0, 20, 1500, 0.005, "fp32"), (1, 0, 40, 1400, -0.05, "fp32"),
+                     (2, 0, 10, 900, 0.0, "fp32"), (2, 0, 20, 1000, 0.0, "fp32"), (2, 0, 40, 1100, 0.0, "fp32")])
+    t = {r["d_model"]: r for r in saturation(runs, capacities(runs))}
+    assert (t[0]["saturated"], t[0]["data_bound"], t[0]["steps_max"]) == (True, False, 4000)  # below the max: ignored
+    assert t[0]["n_unsaturated_runs"] == 1 and t[0]["gain_last_doubling"] == 0.004
+    assert (t[1]["saturated"], t[1]["max_abs_gain_at_or_above"]) == (False, 0.05)  # a larger N still falling
+    assert (t[2]["saturated"], t[2]["data_bound"]) == (True, True)  # flat, but its max is at the largest dataset
+    assert lower_bound(runs, capacities(runs)) and not lower_bound(runs[runs.d_model == 0], capacities(runs[runs.d_model == 0]))
+
+
+def test_bf16_ratio_compares_the_same_dataset_sizes():
+    """fp32 trained on more dataset sizes than bf16: the ratio takes fp32's maximum over bf16's sizes only."""
+    runs = run_rows([(0, s, n, b, 0.0, "fp32") for s in (0, 1) for n, b in ((10, 900), (20, 1000), (80, 1600))]
+                    + [(0, s, n, 0.9 * b, 0.0, "bf16") for s in (0, 1) for n, b in ((10, 900), (20, 1000))]
+                    + [(1, s, n, b, 0.0, "fp32") for s in (0, 1) for n, b in ((10, 800), (20, 1200))]
+                    + [(1, s, n, 0.9 * b, 0.0, "bf16") for s in (0, 1) for n, b in ((10, 800), (20, 1200))])
+    r = precision_ratio(matched_capacities(runs), n_boot=50)
+    assert r["ratio"] == pytest.approx(0.9) and r["n_pairs"] == 4  # unmatched, fp32's 1600 at N = 80 would give 0.72
+    assert precision_ratio(capacities(runs), n_boot=50)["ratio"] < 0.8
 
 
 def test_paper_targets_are_table_1_on_our_estimators():
@@ -60,6 +83,9 @@ def test_paper_targets_are_table_1_on_our_estimators():
     assert t["mean_fp32"] == pytest.approx((b32 / x).mean()) and t["bf16_fp32_mean_ratio"] == pytest.approx((b16 / b32).mean())
     assert t["bf16_fp32_slope_ratio"] == pytest.approx((x @ b16) / (x @ b32))
     assert abs(t["slope_fp32"] - t["stated"]["headline"]) > 0.2  # the headline 3.6 is not the fp32 slope
+    one = [k for k in PAPER_TABLE1 if k[0] == 1]
+    x1, y1 = np.array([PAPER_TABLE1[k][0] for k in one]), np.array([PAPER_TABLE1[k][1] for k in one])
+    assert t["slope_fp32_1layer"] == pytest.approx(x1 @ y1 / (x1 @ x1)) and t["mean_fp32_1layer"] == pytest.approx((y1 / x1).mean())
 
 
 def sweep(bpp, saturated=True, fill=0.5):
@@ -69,19 +95,23 @@ def sweep(bpp, saturated=True, fill=0.5):
 
 
 def test_vocabulary_verdict_agrees_disagrees_or_is_not_settled():
-    flat = {(16, 16): [2.00, 2.01], (64, 16): [2.00, 2.01], (256, 16): [2.01, 2.00], (64, 32): [2.0, 2.01]}
+    flat = {(16, 16): [2.00, 2.01, 2.0], (64, 16): [2.00, 2.01, 2.0], (256, 16): [2.01, 2.00, 2.0],
+            (64, 32): [2.0, 2.01, 2.0]}
     d = vocab_dependence(sweep(flat), 64, 16, n_boot=300)
     assert d["vocab"]["verdict"] == "agrees" and d["seq_len"]["verdict"] == "agrees"
-    rising = {(16, 16): [1.70, 1.71], (64, 16): [2.00, 2.01], (256, 16): [2.40, 2.41]}
+    two = {k: v[:2] for k, v in flat.items()}  # two seeds a cell: a bootstrap of two cannot bound the seed spread
+    d = vocab_dependence(sweep(two), 64, 16, n_boot=300)
+    assert d["vocab"]["verdict"] == "not settled at this scale" and "fewer than 3 seeds" in d["vocab"]["why"]
+    rising = {(16, 16): [1.70, 1.71, 1.70], (64, 16): [2.00, 2.01, 2.0], (256, 16): [2.40, 2.41, 2.4]}
     d = vocab_dependence(sweep(rising), 64, 16, n_boot=300)
     assert d["vocab"]["verdict"] == "disagrees" and d["vocab"]["max_abs_change"] == pytest.approx(0.2 + 0.004, abs=0.01)
     assert d["seq_len"] is None  # one S: nothing to say about S
-    dip = {(16, 16): [2.0, 2.0], (64, 16): [1.5, 1.5], (256, 16): [2.0, 2.0]}  # extremes equal, the middle not
+    dip = {(16, 16): [2.0, 2.0, 2.0], (64, 16): [1.5, 1.5, 1.5], (256, 16): [2.0, 2.0, 2.0]}  # extremes equal, the middle not
     assert vocab_dependence(sweep(dip), 16, 16, n_boot=300)["vocab"]["verdict"] == "disagrees"
     assert vocab_dependence(sweep(rising, saturated=False), 64, 16, n_boot=300)["vocab"]["verdict"] == \
         "not settled at this scale"  # still gaining: V-dependent under-training would look like V-dependence
     assert vocab_dependence(sweep(rising, fill=0.95), 64, 16, n_boot=300)["vocab"]["verdict"] == "not settled at this scale"
-    noisy = {(16, 16): [1.8, 2.3], (64, 16): [1.9, 2.2]}
+    noisy = {(16, 16): [1.8, 2.3, 2.0], (64, 16): [1.9, 2.2, 2.0]}
     assert vocab_dependence(sweep(noisy), 64, 16, n_boot=300)["vocab"]["verdict"] == "not settled at this scale"
 
 
