@@ -498,11 +498,12 @@ def vocab_dependence(vocab: pd.DataFrame, ref_vocab: int, ref_seq: int, n_boot: 
     ref_v = ref_vocab if ref_vocab in vs else vs[0]
     ref_s = ref_seq if ref_seq in ss else ss[0]
     rng = np.random.default_rng(seed)
-    doubt = (not bool(vocab.saturated_at_max.astype(bool).all())) or bool((vocab.fill_at_max > 0.9).any())
+    # the same gate as the grid's saturation table: a capacity-setting run that still moved (rising or falling)
+    doubt = any(moving(g) for g in vocab.gain_at_max) or bool((vocab.fill_at_max > 0.9).any())
     out = {"cells": [{"vocab_size": int(k[0]), "seq_len": int(k[1]), "bits_per_param": float(v.mean()),
                       "seed_min": float(v.min()), "seed_max": float(v.max()), "n": int(len(v))}
                      for k, v in sorted(cells.items())],
-           "tolerance": tol, "all_saturated": not bool((~vocab.saturated_at_max.astype(bool)).any()),
+           "tolerance": tol, "all_saturated": not any(moving(g) for g in vocab.gain_at_max),
            "max_fill_at_max": float(vocab.fill_at_max.max())}
     few = min(len(v) for v in cells.values()) < MIN_SEEDS_FOR_VERDICT
     out["min_seeds"] = int(min(len(v) for v in cells.values()))

@@ -91,7 +91,8 @@ def test_paper_targets_are_table_1_on_our_estimators():
 def sweep(bpp, saturated=True, fill=0.5):
     """Vocabulary-sweep capacities: {(V, S): [bits/param per seed]}."""
     return pd.DataFrame([dict(vocab_size=v, seq_len=s, seed=i, bits_per_param=b, saturated_at_max=saturated,
-                              fill_at_max=fill) for (v, s), bs in bpp.items() for i, b in enumerate(bs)])
+                              gain_at_max=0.001 if saturated else 0.03, fill_at_max=fill)
+                         for (v, s), bs in bpp.items() for i, b in enumerate(bs)])
 
 
 def test_vocabulary_verdict_agrees_disagrees_or_is_not_settled():
@@ -111,6 +112,8 @@ def test_vocabulary_verdict_agrees_disagrees_or_is_not_settled():
     assert vocab_dependence(sweep(rising, saturated=False), 64, 16, n_boot=300)["vocab"]["verdict"] == \
         "not settled at this scale"  # still gaining: V-dependent under-training would look like V-dependence
     assert vocab_dependence(sweep(rising, fill=0.95), 64, 16, n_boot=300)["vocab"]["verdict"] == "not settled at this scale"
+    falling = sweep(rising).assign(gain_at_max=-0.05)  # a run that lost 5% over its last doubling is no plateau either
+    assert vocab_dependence(falling, 64, 16, n_boot=300)["vocab"]["verdict"] == "not settled at this scale"
     noisy = {(16, 16): [1.8, 2.3, 2.0], (64, 16): [1.9, 2.2, 2.0]}
     assert vocab_dependence(sweep(noisy), 64, 16, n_boot=300)["vocab"]["verdict"] == "not settled at this scale"
 
