@@ -571,6 +571,7 @@ def check_longer(cfg: CapacityConfig) -> dict | None:
     out["ladder"] = [{"factor": f, "steps": int(df.steps.max()), "capacity_bits": cap(df)} for f, df in rungs]
     out["gain_per_doubling"] = [(b["capacity_bits"] / a["capacity_bits"] - 1) / math.log2(b["factor"] / a["factor"])
                                 for a, b in zip(out["ladder"], out["ladder"][1:])]
+    out["total_gain"] = out["ladder"][-1]["capacity_bits"] / out["ladder"][0]["capacity_bits"] - 1  # T to the longest rung
     out["length_saturated"] = bool(abs(out["gain_per_doubling"][-1]) < SATURATION_GAIN)
     out["shape"] = list(cfg.check_size)
     out["dataset_fracs"] = list(cfg.check_fracs)

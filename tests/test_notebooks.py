@@ -108,7 +108,7 @@ def test_capacity_smoke_run_writes_metrics(tmp_path):
     assert [x["bits_per_param"] for x in m["vocab"]] == pytest.approx([0.407628, 0.621783, 0.786011], rel=1e-5)
     assert m["vocab_dependence"]["vocab"]["verdict"] == "not settled at this scale"  # 1 seed, runs still gaining
     assert [(r["factor"], r["steps"]) for r in c["ladder"]] == [(1.0, 300), (2.0, 600)] and not c["length_saturated"]
-    assert c["gain_per_doubling"] == pytest.approx([248.948 / 218.868 - 1], rel=1e-4)
+    assert c["gain_per_doubling"] == pytest.approx([248.948 / 218.868 - 1], rel=1e-4) == [c["total_gain"]]
     sat = {r["d_model"]: r for r in m["saturation"]}
     assert set(sat) == {4, 8} and not any(r["saturated"] for r in sat.values())  # 300 steps: every shape still moving
     assert m["alpha_fp32"]["ci_low"] <= m["bits_per_param_fp32"] <= m["alpha_fp32"]["ci_high"]

@@ -102,16 +102,11 @@ def describe_longer(c: dict | None) -> str:
     schedules of k x T, the gain per doubling, and whether the last doubling still gained."""
     if not c:
         return "longer-training check: off (check_longer = False)"
-    if not c.get("ladder"):  # a result from before the ladder: one doubling
-        return (f"capacity {c['capacity_bits']:.1f} bits under the plateau rule ({c['steps']} steps), "
-                f"{c['capacity_bits_longer']:.1f} trained {c['steps_longer'] / c['steps']:.1f}x as long "
-                f"({c['steps_longer']} steps, fixed schedule): {100 * c['relative_gain']:+.1f}%")
     L, d = c["shape"]
     rungs = ", ".join(f"{r['capacity_bits']:.1f} at {r['factor']:g}T ({r['steps']} steps)" for r in c["ladder"])
     g = c["gain_per_doubling"]
-    total = c["ladder"][-1]["capacity_bits"] / c["ladder"][0]["capacity_bits"] - 1
     return (f"{L}x{d}, capacity in bits (mean over seeds): {rungs}; gain per doubling "
-            + ", ".join(f"{100 * x:+.1f}%" for x in g) + f", {100 * total:+.1f}% in all: "
+            + ", ".join(f"{100 * x:+.1f}%" for x in g) + f", {100 * c['total_gain']:+.1f}% in all: "
             + ("the last doubling gained < 1%: saturated in training length at this shape" if c["length_saturated"]
                else "the last doubling still gained >= 1%: even the longest rung is a lower bound"))
 
@@ -229,8 +224,7 @@ def answer(m: dict) -> str:
     t = m.get("paper_targets") or {}
     c, ab = m.get("check_longer"), m.get("ablation")
     base = next((r for r in ab or [] if r["setting"] == "base"), None)
-    ladder_gain = (c["ladder"][-1]["capacity_bits"] / c["ladder"][0]["capacity_bits"] - 1) if c and c.get("ladder") else None
-    more = max(([ladder_gain if ladder_gain is not None else c["relative_gain"]] if c else [])
+    more = max(([c["total_gain"]] if c else [])
                + ([max(r["bits_per_param"] for r in ab) / base["bits_per_param"] - 1] if base else []), default=0.0)
     sat = [r for r in m.get("saturation") or [] if r["precision"] == "fp32"]
     open_shapes = [r for r in sat if not r["saturated"] or r["data_bound"]]
@@ -271,13 +265,9 @@ def answer(m: dict) -> str:
                    + (f"; training it 2× as long added {100 * pp['longer']['relative_gain']:+.1f}%" if pp.get("longer") else "")
                    + f"; {paper_point_saturation(pp)}.")
     c, ab = m.get("check_longer"), m.get("ablation")
-    if c and c.get("ladder"):
-        top_rung = c["ladder"][-1]
-        gains = [(f"at {c['shape'][0]} × {c['shape'][1]}, {top_rung['factor']:g}× as long: {100 * ladder_gain:+.1f}% "
-                  f"({'the last doubling < 1%' if c['length_saturated'] else 'the last doubling still >= 1%'})",
-                  ladder_gain)]
-    else:
-        gains = [(f"{c['steps_longer'] / c['steps']:.0f}× as long: {100 * c['relative_gain']:+.1f}%", c["relative_gain"])] if c else []
+    gains = [(f"at {c['shape'][0]} × {c['shape'][1]}, {c['ladder'][-1]['factor']:g}× as long: {100 * c['total_gain']:+.1f}% "
+              f"({'the last doubling < 1%' if c['length_saturated'] else 'the last doubling still >= 1%'})",
+              c["total_gain"])] if c else []
     if ab:
         base = next(r for r in ab if r["setting"] == "base")
         best = max(ab, key=lambda r: r["bits_per_param"])
