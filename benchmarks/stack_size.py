@@ -3,54 +3,36 @@
     flock /tmp/memlib-cpu.lock .venv/bin/python benchmarks/stack_size.py   # ~6 min; RESULTS.md section
     .venv/bin/python benchmarks/stack_size.py --render                     # the section from the stored JSON
 
-Each point is `Stack.train_step` timed in a fresh process (2 threads, about 1.5 s of steps after 3 warm-up
-steps), every K of a shape measured in one round, rounds alternating, the median kept. A model's result does
-not depend on K (tests/test_stack_independence.py), so K is chosen for speed alone; but it must be chosen
-from the runs, never from a timing (issue 24), so the engine's rule (`engine.sweep.cpu_stack_size`) caps a
-stack's estimated training memory, K x `train_bytes_per_model`, at `CPU_STACK_BYTES`. This table is what
-that cap is set from: the column "engine K" is the rule's choice for a group of 16 runs of that shape.
+Each point is `Stack.train_step` timed in a fresh process by engine_vs_previous.py's probe (2 threads, about
+1.5 s of steps after 3 warm-up steps), divided by K; every K of a shape is measured in one round, rounds
+alternate, the median is kept. A model's result does not depend on K (tests/test_stack_independence.py), so
+K is chosen for speed alone; but it must be chosen from the runs, never from a timing (issue 24): the engine
+(`engine.sweep.cpu_stack_size`) stacks the whole group unless one model's estimated training memory
+(`train_bytes_per_model`) exceeds `CPU_STACK_BYTES`. This table checks that rule: the column "engine K" is
+its choice for a group of 16 runs of that shape.
 """
 from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from engine_vs_previous import step_time  # noqa: E402  the one timing probe of the benchmarks
 KS = (1, 2, 3, 4, 6, 8, 14)
 # (label, V, S, n_layer, d_model, sequences per model, batch): the laptop shapes of notebooks 01 and 03-05
 SHAPES = [("01 capacity 1x8", 64, 16, 1, 8, 256, 64), ("01 capacity 1x20", 64, 16, 1, 20, 256, 64),
           ("03 text 1x8", 512, 32, 1, 8, 512, 64), ("03 text 1x32", 512, 32, 1, 32, 512, 64),
           ("03 oracle 2x64", 512, 32, 2, 64, 512, 64)]
-PROBE = """
-import json, sys, time, torch
-sys.path.insert(0, sys.argv[1])
-from memlib.data import RandomTokens
-from memlib.engine import Run, Stack, TrainConfig
-from memlib.models import GPTConfig
-V, S, L, d, n, b, K = json.loads(sys.argv[2])
-cfg = GPTConfig(vocab_size=V, seq_len=S, n_layer=L, d_model=d)
-s = Stack([Run(model=cfg, data=RandomTokens(V, S, n, k), train=TrainConfig(batch_size=b), seed=k) for k in range(K)],
-          compile=False)
-for _ in range(3):
-    s.train_step()
-t = time.perf_counter()
-s.train_step()
-steps = max(5, int(1.5 / (time.perf_counter() - t)))
-t = time.perf_counter()
-for _ in range(steps):
-    s.train_step()
-print(json.dumps((time.perf_counter() - t) / steps / K))
-"""
 
 
 def per_model_step(shape, K: int) -> float:
-    out = subprocess.run([sys.executable, "-c", PROBE, str(ROOT), json.dumps([*shape, K])], capture_output=True,
-                         text=True, check=True, env={"OMP_NUM_THREADS": "2", "PATH": "/usr/bin:/bin"})
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """Seconds per model-step of a stack of K models of `shape` (V, S, n_layer, d_model, sequences, batch)."""
+    V, S, L, d, n, b = shape
+    return step_time(ROOT, (V, S, L, d, K, n, b)) / K
 
 
 def engine_k(shape, group: int = 16) -> tuple[int, float]:
@@ -84,7 +66,6 @@ def main(rounds: int = 2):
 
 def render(rows: list[dict]) -> None:
     """benchmarks/RESULTS.md's STACK_SIZE section from `rows` (as results_stack_size.json holds them)."""
-    sys.path.insert(0, str(HERE))
     from results_md import write_section
     ms = [{int(K): v for K, v in r["ms_per_model_step"].items()} for r in rows]
     head = " | ".join(f"K={K}" for K in KS)
