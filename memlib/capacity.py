@@ -71,26 +71,27 @@ class CapacityConfig(Experiment):
                       bf16_fracs=(2.0,), sweep_size=(1, 4), check_size=(1, 4), sweep_fracs=(2.0,), check_fracs=(2.0,),
                       precisions=("fp32",), max_steps=300, eval_every=25, patience=2, tol=0.02,
                       vocab_sweep=(8, 32), seq_sweep=(8,), sweep_seeds=(0,), sweep_tol=0.02, longer_factors=(2.0,),
-                      paper_point=False),
+                      tied_sweep=True, paper_point=False),
         "laptop": dict(),
         "paper": dict(vocab_size=2048, seq_len=64, sizes=tuple((l, d) for l in (1, 2, 4, 8) for d in (32, 64, 128, 256)),
                       fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), seeds=(0, 1, 2, 3, 4), batch_size=2048, lr=1e-3,
                       max_steps=1_000_000, eval_every=1000,
                       tol=0.01,  # the ablation: a stricter plateau (or 4x the steps) stores 5-7% more at 1 x 12
                       bf16_fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), bf16_seeds=(0, 1, 2, 3, 4),
-                      vocab_sweep=(), seq_sweep=(), check_longer=False, paper_point=True, paper_point_max_steps=1_000_000),
+                      vocab_sweep=(16, 64, 256, 2048), seq_sweep=(32, 64), tied_sweep=True,
+                      check_longer=False, paper_point=True, paper_point_max_steps=1_000_000),
     }
     vocab_size: int = 64  # V of the main grid
     seq_len: int = 16  # S of the main grid: a sequence holds S*log2(V) bits
-    # (n_layer, d_model): 576-6.7K params (11.7x). Saturating a model costs ~params^2 of compute, so the
-    # 10x span starts small: at 1.5K-15K params (d_model 8-32) this grid trained for 40 min on a 2-core CPU,
-    # and with 2 x 16 (7.9K) as its largest model for 16 min.
-    sizes: tuple = ((1, 4), (1, 6), (1, 8), (1, 12), (1, 16), (1, 20))
+    # (n_layer, d_model): 576-4.6K params (8x). Saturating a model costs ~params^2 of compute, so the span
+    # starts small: at 1.5K-15K params (d_model 8-32) a grid trained for 40 min on a 2-core CPU, and these four
+    # with 1 x 6 and 1 x 20 (6.7K), over 6 dataset sizes, took about 17 min, the notebook's whole budget
+    sizes: tuple = ((1, 4), (1, 8), (1, 12), (1, 16))
     # dataset bits / (alpha_prior * params), fp32 grid: up to 3 x 2.5 = 7.5 bits/param of data, twice the paper's
     # 3.83, so the largest dataset does not cap capacity (a shape whose max sits at the largest size, or fills more
     # than 90% of its data, is flagged data-bound)
-    fracs: tuple = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
-    bf16_fracs: tuple = (1.0, 1.5, 2.0)  # around capacity; bf16 / fp32 compares fp32's max over these same sizes
+    fracs: tuple = (0.5, 1.0, 2.0, 3.0)
+    bf16_fracs: tuple = (2.0, 3.0)  # around capacity; bf16 / fp32 compares fp32's max over these same sizes
     bf16_seeds: tuple = (0, 1)  # and the same seeds
     alpha_prior: float = 2.5  # bits/param used only to place dataset sizes around capacity
     seeds: tuple = (0, 1)  # model and data seeds
@@ -108,15 +109,17 @@ class CapacityConfig(Experiment):
     window_frac: float = 0.5  # 0.5: "the second half of training so far added < tol"
     decay_frac: float = 0.25
     longer_factors: tuple = (2.0, 4.0)  # the check's ladder: the same runs on fixed schedules this many times as long
-    vocab_sweep: tuple = (16, 64, 256, 2048)  # V values at fixed shape (sweep_size) and the grid's S: does alpha depend on V?
+    # V values at fixed shape (sweep_size) and the grid's S: does alpha depend on V? V = 2048 at 1 x 8 alone took
+    # 30 min of training here (its 2048-wide softmax), so `laptop` stops at 256 and the `paper` scale adds 2048
+    vocab_sweep: tuple = (16, 64, 256)
     seq_sweep: tuple = (16, 32)  # S values at the grid's V and the same shape: does it depend on S?
     sweep_size: tuple = (1, 8)  # (n_layer, d_model) of the vocabulary and tied/untied sweeps
     check_size: tuple = (1, 8)  # (n_layer, d_model) of the longer-training ladder
     check_fracs: tuple = (2.0,)  # its dataset size: around capacity, and more than one batch (80 sequences at 1 x 8)
-    sweep_fracs: tuple = (1.0, 1.5)  # dataset sizes of the sweeps (capacity = max over them); in `fracs`, so the
-    # tied/untied sweep's tied runs are the grid's own
+    sweep_fracs: tuple = (1.0, 1.5)  # dataset sizes of the sweeps (capacity = max over them)
     sweep_seeds: tuple = (0, 1, 2)  # seeds of the vocabulary sweep: a verdict on V needs >= MIN_SEEDS_FOR_VERDICT
     sweep_tol: float = 0.01  # its plateau rule's tol: every cell trained to the same, stricter saturation criterion
+    tied_sweep: bool = False  # tied against untied embeddings at sweep_size (smoke and paper; off at laptop for time)
     check_longer: bool = True  # retrain check_size for longer_factor x the steps the rule took: does capacity rise?
     paper_point: bool = False  # train the paper's smallest model here; False: read its own stage's metrics file
     paper_point_fracs: tuple = (0.75, 1.5)  # dataset bits / the paper's capacity for it (339K bits)
@@ -218,6 +221,9 @@ class CapacityConfig(Experiment):
                                                        seeds=self.sweep_seeds, train=tc)]
 
     def tied_runs(self) -> list[Run]:
+        """sweep_size over sweep_fracs, tied and untied; none unless tied_sweep."""
+        if not self.tied_sweep:
+            return []
         return [r for t in (True, False) for r in self.runs(*self.sweep_size, fracs=self.sweep_fracs, tied=t)]
 
     def paper_point_runs(self) -> list[Run]:
@@ -264,6 +270,11 @@ def table(runs: list[Run], results: list[dict]) -> pd.DataFrame:
 def run_table(cfg: Experiment, runs: list[Run], **kw) -> pd.DataFrame:
     """Train (or load) `runs` with cfg's run settings and tabulate them."""
     return table(runs, cfg.train(runs, capacity_monitor, **kw))
+
+
+def tied_comparison(cfg: CapacityConfig) -> pd.DataFrame | None:
+    """Capacities of cfg.tied_runs(), tied beside untied; None when the scale leaves the sweep out (tied_sweep)."""
+    return capacities(run_table(cfg, cfg.tied_runs())) if cfg.tied_sweep else None
 
 
 def capacities(df: pd.DataFrame) -> pd.DataFrame:
@@ -597,7 +608,7 @@ class CapacityResult:
     capacities: pd.DataFrame  # capacities(grid): one row per (shape, precision, seed)
     fits: dict  # fit_alphas(cfg, capacities)
     vocab: pd.DataFrame  # capacities of cfg.vocab_runs()
-    tied: pd.DataFrame  # capacities of cfg.tied_runs()
+    tied: pd.DataFrame | None  # tied_comparison(cfg): None where the scale leaves the tied/untied sweep out
     check_longer: dict | None  # check_longer(cfg)
     paper_point: dict | None  # paper_point_result(cfg)
     ablation: dict | None = None  # the ablation stage's metrics at this scale (memlib.ablation.result)
@@ -647,7 +658,7 @@ def summarize(cfg: CapacityConfig, res: CapacityResult) -> dict:
         # embeddings and the rest priced apart, from the fp32 grid and the vocabulary sweep together
         "capacity_split": _split_or_none(pd.concat([caps32, res.vocab])),
         "tied_vs_untied": [{"tied": bool(r.tied), "n_params": int(r.n_params),
-                            "bits_per_param": float(r.bits_per_param)} for r in res.tied.itertuples()],
+                            "bits_per_param": float(r.bits_per_param)} for r in res.tied.itertuples()] if res.tied is not None else None,
         "paper_point": res.paper_point,
         # the ablation stage's rows (metrics/01_capacity_ablation.json; its own training time is there)
         "ablation": res.ablation["ablation"] if res.ablation else None,
