@@ -71,27 +71,29 @@ class CapacityConfig(Experiment):
                       bf16_fracs=(2.0,), sweep_size=(1, 4), check_size=(1, 4), sweep_fracs=(2.0,), check_fracs=(2.0,),
                       precisions=("fp32",), max_steps=300, eval_every=25, patience=2, tol=0.02,
                       vocab_sweep=(8, 32), seq_sweep=(8,), sweep_seeds=(0,), sweep_tol=0.02, longer_factors=(2.0,),
-                      tied_sweep=True, paper_point=False),
+                      sweep_max_steps=300, tied_sweep=True, paper_point=False),
         "laptop": dict(),
         "paper": dict(vocab_size=2048, seq_len=64, sizes=tuple((l, d) for l in (1, 2, 4, 8) for d in (32, 64, 128, 256)),
                       fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), seeds=(0, 1, 2, 3, 4), batch_size=2048, lr=1e-3,
                       max_steps=1_000_000, eval_every=1000,
                       tol=0.01,  # the ablation: a stricter plateau (or 4x the steps) stores 5-7% more at 1 x 12
                       bf16_fracs=(0.25, 0.5, 1.0, 1.5, 2.0, 4.0), bf16_seeds=(0, 1, 2, 3, 4),
-                      vocab_sweep=(16, 64, 256, 2048), seq_sweep=(32, 64), tied_sweep=True,
+                      vocab_sweep=(16, 64, 256, 2048), seq_sweep=(32, 64), sweep_max_steps=1_000_000, tied_sweep=True,
                       check_longer=False, paper_point=True, paper_point_max_steps=1_000_000),
     }
     vocab_size: int = 64  # V of the main grid
     seq_len: int = 16  # S of the main grid: a sequence holds S*log2(V) bits
-    # (n_layer, d_model): 576-4.6K params (8x). Saturating a model costs ~params^2 of compute, so the span
-    # starts small: at 1.5K-15K params (d_model 8-32) a grid trained for 40 min on a 2-core CPU, and these four
-    # with 1 x 6 and 1 x 20 (6.7K), over 6 dataset sizes, took about 17 min, the notebook's whole budget
-    sizes: tuple = ((1, 4), (1, 8), (1, 12), (1, 16))
+    # (n_layer, d_model): 576-2.9K params (5x). Saturating a model costs ~params^2 of compute, so the span
+    # starts small: at 1.5K-15K params (d_model 8-32) a grid trained for 40 min on a 2-core CPU, six shapes up to
+    # 1 x 20 (6.7K) over 6 dataset sizes took about 17 min, and 1 x 16 (4.6K) alone took 3.3 of the 20
+    sizes: tuple = ((1, 4), (1, 6), (1, 8), (1, 12))
     # dataset bits / (alpha_prior * params), fp32 grid: up to 3 x 2.5 = 7.5 bits/param of data, twice the paper's
     # 3.83, so the largest dataset does not cap capacity (a shape whose max sits at the largest size, or fills more
     # than 90% of its data, is flagged data-bound)
-    fracs: tuple = (0.5, 1.0, 2.0, 3.0)
-    bf16_fracs: tuple = (2.0, 3.0)  # around capacity; bf16 / fp32 compares fp32's max over these same sizes
+    # (0.25, 0.5 and 1.5 are left out at laptop, for time: 0.25 and 0.5 never set a capacity in the six-size
+    # design, 1.5 sometimes did, so the max can miss the peak; the ablation's dense grid measures by how much)
+    fracs: tuple = (1.0, 2.0, 3.0)
+    bf16_fracs: tuple = (1.0, 2.0, 3.0)  # bf16 / fp32 compares fp32's max over these same sizes (all of them here)
     bf16_seeds: tuple = (0, 1)  # and the same seeds
     alpha_prior: float = 2.5  # bits/param used only to place dataset sizes around capacity
     seeds: tuple = (0, 1)  # model and data seeds
@@ -116,9 +118,13 @@ class CapacityConfig(Experiment):
     sweep_size: tuple = (1, 8)  # (n_layer, d_model) of the vocabulary and tied/untied sweeps
     check_size: tuple = (1, 8)  # (n_layer, d_model) of the longer-training ladder
     check_fracs: tuple = (2.0,)  # its dataset size: around capacity, and more than one batch (80 sequences at 1 x 8)
+    # its seeds: one at laptop, for time (the grid's two seeds at 1 x 8 differ by 0.2-0.3% in capacity, a tenth of a
+    # rung's gain)
+    check_seeds: tuple = (0,)
     sweep_fracs: tuple = (1.0, 1.5)  # dataset sizes of the sweeps (capacity = max over them)
     sweep_seeds: tuple = (0, 1, 2)  # seeds of the vocabulary sweep: a verdict on V needs >= MIN_SEEDS_FOR_VERDICT
     sweep_tol: float = 0.01  # its plateau rule's tol: every cell trained to the same, stricter saturation criterion
+    sweep_max_steps: int = 8000  # and the same cap (decay forced at 6,000; a run stopped there is "max_steps")
     tied_sweep: bool = False  # tied against untied embeddings at sweep_size (smoke and paper; off at laptop for time)
     check_longer: bool = True  # retrain check_size for longer_factor x the steps the rule took: does capacity rise?
     paper_point: bool = False  # train the paper's smallest model here; False: read its own stage's metrics file
@@ -138,7 +144,7 @@ class CapacityConfig(Experiment):
             v = getattr(self, name)
             check(len(v) >= 1 and all(isinstance(f, (int, float)) and f > 0 for f in v), name, v,
                   "a non-empty list of positive numbers")
-        for name in ("seeds", "bf16_seeds", "sweep_seeds"):
+        for name in ("seeds", "bf16_seeds", "sweep_seeds", "check_seeds"):
             v = getattr(self, name)
             check(len(v) >= 1 and all(isinstance(s, int) and s >= 0 for s in v), name, v,
                   "a non-empty list of integers >= 0")
@@ -154,6 +160,7 @@ class CapacityConfig(Experiment):
                   "an [n_layer, d_model] pair of positive integers")
         check_number(self.alpha_prior, "alpha_prior", 0, lo_open=True)
         check_number(self.sweep_tol, "sweep_tol", 0, lo_open=True)
+        check_number(self.sweep_max_steps, "sweep_max_steps", 1, integer=True)
         check(len(self.longer_factors) >= 1 and all(isinstance(f, (int, float)) and f > 1 for f in self.longer_factors),
               "longer_factors", self.longer_factors, "a non-empty list of numbers > 1 (multiples of the rule's steps)")
         check_number(self.paper_point_max_steps, "paper_point_max_steps", 1, integer=True)
@@ -195,7 +202,7 @@ class CapacityConfig(Experiment):
 
     def check_runs(self) -> list[Run]:
         """The runs the longer-training ladder starts from: check_size over check_fracs, under the plateau rule."""
-        return self.runs(*self.check_size, fracs=self.check_fracs)
+        return self.runs(*self.check_size, fracs=self.check_fracs, seeds=self.check_seeds)
 
     def longer_runs(self, steps: int, factor: float | None = None) -> list[Run]:
         """check_runs on a fixed schedule of `factor` (default: each of longer_factors) x `steps` (the steps the
@@ -203,7 +210,7 @@ class CapacityConfig(Experiment):
         out = []
         for f in (self.longer_factors if factor is None else (factor,)):
             tc = self.train_config("fp32").replace(stop="steps", max_steps=math.ceil(f * steps))
-            out += self.runs(*self.check_size, fracs=self.check_fracs, train=tc)
+            out += self.runs(*self.check_size, fracs=self.check_fracs, seeds=self.check_seeds, train=tc)
         return out
 
     def notebook_runs(self, check: dict | None = None) -> list[Run]:
@@ -216,7 +223,7 @@ class CapacityConfig(Experiment):
         """sweep_size over sweep_fracs at each V of vocab_sweep (the grid's S) and each S of seq_sweep (the grid's V)."""
         cells = [(V, self.seq_len) for V in self.vocab_sweep] + [(self.vocab_size, S) for S in self.seq_sweep]
         cells = list(dict.fromkeys(cells))  # the grid's (V, S) once
-        tc = self.train_config("fp32").replace(tol=self.sweep_tol)
+        tc = self.train_config("fp32").replace(tol=self.sweep_tol, max_steps=self.sweep_max_steps)
         return [r for V, S in cells for r in self.runs(*self.sweep_size, vocab_size=V, seq_len=S, fracs=self.sweep_fracs,
                                                        seeds=self.sweep_seeds, train=tc)]
 
@@ -586,6 +593,7 @@ def check_longer(cfg: CapacityConfig) -> dict | None:
     out["length_saturated"] = bool(abs(out["gain_per_doubling"][-1]) < SATURATION_GAIN)
     out["shape"] = list(cfg.check_size)
     out["dataset_fracs"] = list(cfg.check_fracs)
+    out["seeds"] = list(cfg.check_seeds)
     return out
 
 

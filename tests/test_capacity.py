@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from memlib import capacity as cap
 from memlib.capacity import CapacityConfig
 from memlib.config import ConfigError
 from memlib.engine import TrainConfig
@@ -76,6 +77,20 @@ def test_window_frac_is_validated_and_reaches_the_train_config(monkeypatch):
     assert all(r.train.window_frac == cfg.window_frac for r in cfg.paper_point_runs())
     with pytest.raises(ConfigError, match="paper_point_checkpoint_every"):
         CapacityConfig.from_params("laptop", paper_point_checkpoint_every=-1)
+
+
+def test_sweeps_follow_their_scale_switches_and_caps(monkeypatch):
+    """The vocabulary sweep trains under its own tol and cap; the tied/untied sweep runs only where tied_sweep is on
+    (None, not an empty table, where the scale leaves it out); a bad cap is named."""
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = CapacityConfig.from_params("laptop", sweep_max_steps=1234)
+    assert {(r.train.tol, r.train.max_steps) for r in cfg.vocab_runs()} == {(cfg.sweep_tol, 1234)}
+    assert {r.data.vocab_size for r in cfg.vocab_runs()} == set(cfg.vocab_sweep) | {cfg.vocab_size}
+    assert not cfg.tied_sweep and cfg.tied_runs() == [] and cap.tied_comparison(cfg) is None
+    on = cfg.replace(tied_sweep=True).tied_runs()
+    assert sorted({r.model.tied for r in on}) == [False, True] and len(on) == 2 * len(cfg.sweep_fracs) * len(cfg.seeds)
+    with pytest.raises(ConfigError, match="sweep_max_steps"):
+        CapacityConfig.from_params("laptop", sweep_max_steps=0)
 
 
 def test_default_train_config_hash_is_unchanged():

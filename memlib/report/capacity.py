@@ -105,7 +105,9 @@ def describe_longer(c: dict | None) -> str:
     L, d = c["shape"]
     rungs = ", ".join(f"{r['capacity_bits']:.1f} at {r['factor']:g}T ({r['steps']} steps)" for r in c["ladder"])
     g = c["gain_per_doubling"]
-    return (f"{L}x{d}, capacity in bits (mean over seeds): {rungs}; gain per doubling "
+    seeds = c.get("seeds") or []
+    over = f"seed {seeds[0]}" if len(seeds) == 1 else "mean over seeds"
+    return (f"{L}x{d}, capacity in bits ({over}): {rungs}; gain per doubling "
             + ", ".join(f"{100 * x:+.1f}%" for x in g) + f", {100 * c['total_gain']:+.1f}% in all: "
             + ("the last doubling gained < 1%: saturated in training length at this shape" if c["length_saturated"]
                else "the last doubling still gained >= 1%: even the longest rung is a lower bound"))
@@ -278,7 +280,9 @@ def answer(m: dict) -> str:
         top = max(x for _, x in gains)
         out.append(("- **Training longer stores a little more:** " if top > 0 else "- **Training longer stores no more:** ")
                    + "; ".join(g for g, _ in gains)
-                   + (f", so α here is a lower bound, by up to about {100 * top:.0f}%" if top > 0 else "")
+                   + ((f", so α here is a lower bound, low by at least about {100 * top:.0f}% where that was measured "
+                       "(the longest rung was still gaining)" if c and not c["length_saturated"] else
+                       f", so α here is a lower bound, by about {100 * top:.0f}% where that was measured") if top > 0 else "")
                    + (f" ({m['n_unsaturated']} of {m['n_runs']} runs gained >= 1% over their last doubling of steps)"
                       if m.get("n_unsaturated") else "")
                    + "; what remains of the gap to the paper is not settled at this scale.")
