@@ -53,14 +53,18 @@ def measured_alpha(vocab_size: int | None = None, seq_len: int | None = None) ->
     alpha = float(m["bits_per_param_fp32"])
     sat = [r for r in m.get("saturation") or [] if r.get("precision", "fp32") == "fp32"]
     bound = any(not r["saturated"] or r.get("data_bound") for r in sat) if sat else bool(m.get("n_capacity_runs_unsaturated"))
+    sizes = [x["n_params"] for x in m.get("models") or []]
     src = f"metrics/01_capacity.json ({m['scale']} scale, V = {m['vocab_size']}, S = {m['seq_len']}"
+    src += f", {min(sizes):,}–{max(sizes):,} parameters" if sizes else ""
     src += ", a lower bound)" if bound else ")"
     other = [f"{k} = {v}" for k, v, g in (("V", vocab_size, m["vocab_size"]), ("S", seq_len, m["seq_len"]))
              if v is not None and v != g]
     if other:
+        dep = m.get("vocab_dependence") or {}
+        cells = "; ".join(f"{c['bits_per_param']:.2f} at V = {c['vocab_size']}, S = {c['seq_len']}" for c in dep.get("cells") or [])
         src += f"; not adjusted to this notebook's {', '.join(other)} (notebook 01's vocabulary sweep: " + (
-            ", ".join(f"{d['verdict']} on {n}" for n, d in ((n, (m.get("vocab_dependence") or {}).get(n))
-                                                           for n in ("vocab", "seq_len")) if d) or "not run") + ")"
+            ", ".join(f"{d['verdict']} on {n}" for n, d in ((n, dep.get(n)) for n in ("vocab", "seq_len")) if d)
+            or "not run") + (f"; its one-shape cells, lower bounds: {cells}" if cells else "") + ")"
     return alpha, src
 
 
@@ -88,7 +92,7 @@ class CapacityConfig(Experiment):
     # 1 x 20 (6.7K) over 6 dataset sizes took about 17 min, and 1 x 16 (4.6K) alone took 3.3 of the 20
     sizes: tuple = ((1, 4), (1, 6), (1, 8), (1, 12))
     # dataset bits / (alpha_prior * params), fp32 grid: up to 3 x 2.5 = 7.5 bits/param of data, twice the paper's
-    # 3.83, so the largest dataset does not cap capacity (a shape whose max sits at the largest size, or fills more
+    # 3.83, meant to keep the largest dataset from capping capacity (a shape whose max sits at the largest size, or fills more
     # than 90% of its data, is flagged data-bound)
     # (0.25, 0.5 and 1.5 are left out at laptop, for time: 0.25 and 0.5 never set a capacity in the six-size
     # design, 1.5 sometimes did, so the max can miss the peak; the ablation's dense grid measures by how much)
@@ -516,7 +520,8 @@ def vocab_dependence(vocab: pd.DataFrame, ref_vocab: int, ref_seq: int, n_boot: 
     ref_v = ref_vocab if ref_vocab in vs else vs[0]
     ref_s = ref_seq if ref_seq in ss else ss[0]
     rng = np.random.default_rng(seed)
-    # the same gate as the grid's saturation table: a capacity-setting run that still moved (rising or falling)
+    # the grid's |gain| >= 1% test (`moving`), but on the capacity-setting run of each cell only (the saturation
+    # table also looks at larger-N runs and at a maximum on the largest dataset), or a fill above 90%
     doubt = any(moving(g) for g in vocab.gain_at_max) or bool((vocab.fill_at_max > 0.9).any())
     out = {"cells": [{"vocab_size": int(k[0]), "seq_len": int(k[1]), "bits_per_param": float(v.mean()),
                       "seed_min": float(v.min()), "seed_max": float(v.max()), "n": int(len(v))}
@@ -687,7 +692,18 @@ def paper_point_result(cfg: CapacityConfig) -> dict | None:
             out["longer"] = {**longer_gain(df, longer), "wall_s": float(longer.wall_s.max()),
                              "device": str(longer.device.iloc[0])}
         return out
-    return read_metrics("01_capacity_paper_point")
+    return _no_old_saturation(read_metrics("01_capacity_paper_point"))
+
+
+def _no_old_saturation(pp: dict | None) -> dict | None:
+    """A paper point trained before runs recorded their gain over the last doubling of steps: its `saturated` then
+    meant only that the plateau rule fired, so it is unknown (None) on today's meaning (gain < 1%)."""
+    if not pp or pp.get("gain_last_doubling") is not None:
+        return pp
+    out = dict(pp, saturated=None)
+    if out.get("longer"):
+        out["longer"] = dict(out["longer"], base_saturated=None)
+    return out
 
 
 def require_cuda_for_paper_point() -> None:

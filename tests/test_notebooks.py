@@ -299,10 +299,10 @@ def test_exploring_outside_dvc_shows_figures_and_changes_no_tracked_result(tmp_p
     assert after.stdout == before.stdout
     assert stamp == {p: p.stat().st_mtime_ns for d in tracked for p in (ROOT / d).rglob("*") if p.is_file()}
     assert json.loads((tmp_path / "explore/smoke/metrics/01_capacity.json").read_text())["scale"] == "smoke"
-    assert len(list((tmp_path / "explore/smoke/figures").glob("01_capacity_*.png"))) == 4
+    assert len(list((tmp_path / "explore/smoke/figures").glob("01_capacity_*.png"))) == 5  # curves, scaling, steps, vocab, tied
     nb = json.loads(out.read_text())
     shown = [sum("image/png" in o.get("data", {}) for o in c["outputs"]) for c in _plot_cells(nb)]
-    assert shown.count(1) == 4 and set(shown) <= {0, 1}, shown  # four figures at smoke, each shown once
+    assert shown.count(1) == 5 and set(shown) <= {0, 1}, shown  # five figures at smoke, each shown once
     said = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert "explore/smoke/" in said and "only `dvc repro` writes the tracked" in said
 

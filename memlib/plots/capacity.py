@@ -19,8 +19,11 @@ def memorized_vs_dataset(df, capacities):
         for _, c in capacities[capacities.precision == prec].groupby("n_params"):
             ax.axhline(c.capacity_bits.mean(), color="grey", lw=0.5, ls=":")
         ax.set(xscale="log", yscale="log", xlabel="dataset size N·S·log2 V (bits)", ylabel="memorized bits",
-               title=f"{prec}: memorized against dataset bits (dotted: each size's max)")
+               title=f"{prec} (dotted: each size's max)")
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())  # log-axis minor labels collide at this span
         ax.legend(title="params", fontsize=8)
+    fig.suptitle("Memorized bits against dataset bits")
+    fig.tight_layout()
     return fig
 
 
@@ -43,6 +46,16 @@ def bits_per_param_bars(df, x: str, title: str):
     fig, ax = plt.subplots(figsize=(5, 3.5))
     sns.barplot(data=df, x=x, y="bits_per_param", ax=ax, errorbar=None, color="C0")
     ax.set(ylabel="capacity / params (bits)", title=title)
+    return fig
+
+
+def sweep_cells(df, title: str):
+    """Bits per parameter of each (V, S) cell of the vocabulary sweep, the bar its seeds' mean and the line their range."""
+    d = df.assign(cell=[f"V={v}\nS={s}" for v, s in zip(df.vocab_size, df.seq_len)]).sort_values(["seq_len", "vocab_size"])
+    fig, ax = plt.subplots(figsize=(1.2 * d.cell.nunique() + 2, 3.5))
+    sns.barplot(data=d, x="cell", y="bits_per_param", ax=ax, errorbar=("pi", 100), color="C0", capsize=0.2)
+    ax.set(xlabel="", ylabel="capacity / params (bits)", title=title)
+    fig.tight_layout()
     return fig
 
 
