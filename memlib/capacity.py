@@ -91,7 +91,7 @@ class CapacityConfig(Experiment):
     # starts small: at 1.5K-15K params (d_model 8-32) a grid trained for 40 min on a 2-core CPU, six shapes up to
     # 1 x 20 (6.7K) over 6 dataset sizes took about 17 min, and 1 x 16 (4.6K) alone took 3.3 of the 20
     sizes: tuple = ((1, 4), (1, 6), (1, 8), (1, 12))
-    # dataset bits / (alpha_prior * params), fp32 grid: up to 3 x 2.5 = 7.5 bits/param of data, twice the paper's
+    # dataset bits / (alpha_prior * params), fp32 grid: up to 3 x 2.5 = 7.5 bits/param of data, about twice the paper's
     # 3.83, meant to keep the largest dataset from capping capacity (a shape whose max sits at the largest size, or fills more
     # than 90% of its data, is flagged data-bound)
     # (0.25, 0.5 and 1.5 are left out at laptop, for time: 0.25 and 0.5 never set a capacity in the six-size
