@@ -106,7 +106,7 @@ def describe_longer(c: dict | None) -> str:
     rungs = ", ".join(f"{r['capacity_bits']:.1f} at {r['factor']:g}T ({r['steps']} steps)" for r in c["ladder"])
     g = c["gain_per_doubling"]
     seeds = c.get("seeds") or []
-    over = f"seed {seeds[0]}" if len(seeds) == 1 else "mean over seeds"
+    over = f"seed {seeds[0]}" if len(seeds) == 1 else f"mean over {_seeds(c)}"
     return (f"{L}x{d}, capacity in bits ({over}): {rungs}; gain per doubling "
             + ", ".join(f"{100 * x:+.1f}%" for x in g) + f", {100 * c['total_gain']:+.1f}% in all: "
             + ("the last doubling gained < 1%: saturated in training length at this shape" if c["length_saturated"]
@@ -264,7 +264,7 @@ def answer(m: dict) -> str:
                "copy, computed in fp32, and both arms are lower bounds stopped at different steps, so the ratio's bias "
                "has unknown sign." if ratio else ".")
             + f" **Not comparable** in size either: {min(sizes):,}–{max(sizes):,} parameters at V = {m['vocab_size']} "
-              f"against Table 1's 80K–6.9M at V = 2048, and here bits/param rises with size (the fit with an intercept "
+              f"against Table 1's {_table1_span()} at V = 2048, and here bits/param rises with size (the fit with an intercept "
               f"has {fmt(fit.get('intercept_bits'), ',.0f')} bits at zero parameters) where Table 1's one-layer row falls."
             + " The ranges resample the grid's shapes, then its seeds: noise only, and not calibrated 95% intervals at this "
               "design; under-training biases α and every capacity downward by an amount they do not hold." if t else "")]
@@ -313,8 +313,25 @@ def answer(m: dict) -> str:
                    + (f" ({m['n_unsaturated']} of {m['n_runs']} runs gained >= 1% over their last doubling of steps)"
                       if m.get("n_unsaturated") else "")
                    + "; what remains of the gap to the paper is not settled at this scale.")
-    if m["scale"] == "laptop":
-        out.append("- **Left out at `laptop`** (for time; the set-up cell gives the costs): V = 2048, tied against untied "
-                   "embeddings, more than one layer (so Table 1's depth rows are not tested), more than two seeds, and "
-                   "datasets above 3× the prior guess of capacity.")
+    left = _left_out(m)
+    if left:
+        out.append(f"- **Left out at this scale** (the set-up cell gives the costs): {', '.join(left)}.")
     return "\n".join(out)
+
+
+def _table1_span() -> str:
+    """The parameter range of the paper's Table 1, from PAPER_TABLE1."""
+    n = [v[0] for v in PAPER_TABLE1.values()]
+    k = lambda x: f"{x / 1e6:.1f}M" if x >= 1e6 else f"{x / 1e3:.0f}K"
+    return f"{k(min(n))}–{k(max(n))}"
+
+
+def _left_out(m: dict) -> list[str]:
+    """What this run's metrics show it did not cover of the paper's setting."""
+    cells = (m.get("vocab_dependence") or {}).get("cells") or []
+    seeds = {x["seed"] for x in m.get("models") or []}
+    return ([] if any(c["vocab_size"] == 2048 for c in cells) else ["V = 2048 in the vocabulary sweep"]) + \
+        ([] if m.get("tied_vs_untied") is not None else ["tied against untied embeddings"]) + \
+        (["more than one layer (Table 1's depth rows are not tested)"]
+         if all(x.get("n_layer", 1) == 1 for x in m.get("models") or []) else []) + \
+        ([f"more than {len(seeds)} seeds"] if len(seeds) < 3 else [])
