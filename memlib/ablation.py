@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from memlib.capacity import CapacityConfig, capacities, run_table
+from memlib.capacity import CapacityConfig, capacities, max_gain, run_table
 from memlib.config import check, check_number
 from memlib.engine import Run
 from memlib.experiment import Experiment, stop_summary
@@ -33,12 +33,16 @@ class AblationConfig(Experiment):
         "smoke": dict(size=(1, 4), lrs=(3e-3,), batch_sizes=(0,), lengths=(1.5,), tols=(0.005,), fracs=(1.0,),
                       max_steps=300),
         "laptop": dict(),
-        "paper": dict(size=(1, 32)),
+        "paper": dict(size=(1, 32), lrs=(1e-3, 3e-3), lengths=(4.0,)),
     }
     size: tuple = (1, 12)  # (n_layer, d_model); V, S, seeds, sweep_fracs and the base settings are the grid's
-    lrs: tuple = (1e-3, 3e-3)  # besides the grid's lr
+    # besides the grid's lr. The paper's 1e-3 is left out at laptop: at this shape it does not reach the plateau
+    # rule within max_steps, and its runs took half of the stage's time (the paper scale keeps it)
+    lrs: tuple = (3e-3,)
     batch_sizes: tuple = (16, 0)  # besides batch_size; 0 = full batch (every sequence each step, as the paper's 2048 at its smallest models)
-    lengths: tuple = (4.0,)  # x the base steps on a fixed schedule (notebook 01's own check is its longer_factor)
+    # x the base steps on a fixed schedule; none at laptop, where notebook 01's ladder (longer_factors at its
+    # check_size) measures capacity against training length
+    lengths: tuple = ()
     tols: tuple = (0.01,)  # besides tol: a stricter plateau rule
     schedules: tuple = ("cosine",)  # warmup + cosine to 0 over the base steps, besides warmup-stable-decay
     weight_decays: tuple = (0.1,)  # besides weight_decay 0
@@ -94,7 +98,7 @@ def row(setting: str, value, runs: list[Run], df: pd.DataFrame) -> dict:
             "seeds": [{"seed": int(c.seed), "capacity_bits": float(c.capacity_bits),
                        "bits_per_param": float(c.bits_per_param)} for c in cap.itertuples()],
             "saturated": bool(df.saturated.astype(bool).all()),  # every run gained < 1% over its last doubling
-            "max_gain_last_doubling": float(df.gain_last_doubling.max()),
+            "max_gain_last_doubling": max_gain(df.gain_last_doubling),
             "steps": int(df.steps.max()), "n_dataset_sizes": int(df.n_seqs.nunique())}
 
 

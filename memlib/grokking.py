@@ -223,7 +223,7 @@ class GrokConfig(Experiment):
 
     def capacity_alpha(self) -> tuple[float, str]:
         """(alpha, where it came from)."""
-        return (self.alpha, "parameter") if self.alpha else measured_alpha()
+        return (self.alpha, "parameter") if self.alpha else measured_alpha(self.p, 3)
 
 
 def first_step(history, key, threshold=0.99):

@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from memlib import capacity as cap
 from memlib.capacity import CapacityConfig
 from memlib.config import ConfigError
 from memlib.engine import TrainConfig
@@ -78,6 +79,20 @@ def test_window_frac_is_validated_and_reaches_the_train_config(monkeypatch):
         CapacityConfig.from_params("laptop", paper_point_checkpoint_every=-1)
 
 
+def test_sweeps_follow_their_scale_switches_and_caps(monkeypatch):
+    """The vocabulary sweep trains under its own tol and cap; the tied/untied sweep runs only where tied_sweep is on
+    (None, not an empty table, where the scale leaves it out); a bad cap is named."""
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = CapacityConfig.from_params("laptop", sweep_max_steps=1234)
+    assert {(r.train.tol, r.train.max_steps) for r in cfg.vocab_runs()} == {(cfg.sweep_tol, 1234)}
+    assert {r.data.vocab_size for r in cfg.vocab_runs()} == set(cfg.vocab_sweep) | {cfg.vocab_size}
+    assert not cfg.tied_sweep and cfg.tied_runs() == [] and cap.tied_comparison(cfg) is None
+    on = cfg.replace(tied_sweep=True).tied_runs()
+    assert sorted({r.model.tied for r in on}) == [False, True] and len(on) == 2 * len(cfg.sweep_fracs) * len(cfg.seeds)
+    with pytest.raises(ConfigError, match="sweep_max_steps"):
+        CapacityConfig.from_params("laptop", sweep_max_steps=0)
+
+
 def test_default_train_config_hash_is_unchanged():
     """Adding window_frac (default 0) must not rename any stored run."""
     assert "window_frac" not in TrainConfig().non_default()
@@ -87,10 +102,13 @@ def test_default_train_config_hash_is_unchanged():
 def test_longer_check_trains_the_same_runs_longer_on_a_fixed_schedule(monkeypatch):
     monkeypatch.delenv("MEMLIB_SCALE", raising=False)
     cfg = CapacityConfig.from_params("laptop")
-    base, longer = cfg.check_runs(), cfg.longer_runs(5000)
-    assert [(r.model, r.data, r.seed) for r in base] == [(r.model, r.data, r.seed) for r in longer]
-    assert all(r.train.stop == "steps" and r.train.max_steps == math.ceil(cfg.longer_factor * 5000) for r in longer)
-    assert all(r.train.replace(stop="plateau", max_steps=cfg.max_steps) == b.train for r, b in zip(longer, base))
+    base = cfg.check_runs()
+    assert len(cfg.longer_runs(5000)) == len(base) * len(cfg.longer_factors) and len(cfg.longer_factors) >= 2  # a ladder
+    for f in cfg.longer_factors:
+        longer = cfg.longer_runs(5000, f)
+        assert [(r.model, r.data, r.seed) for r in base] == [(r.model, r.data, r.seed) for r in longer]
+        assert all(r.train.stop == "steps" and r.train.max_steps == math.ceil(f * 5000) for r in longer)
+        assert all(r.train.replace(stop="plateau", max_steps=cfg.max_steps) == b.train for r, b in zip(longer, base))
     pp = cfg.paper_point_longer_runs(15250)
     assert [r.data for r in pp] == [r.data for r in cfg.paper_point_runs()]
     assert all(r.train.stop == "steps" and r.train.max_steps == 30500 for r in pp)
@@ -132,9 +150,12 @@ def test_ablation_changes_one_training_choice_at_a_time(monkeypatch):
     assert cfg == CapacityConfig.from_params("laptop") and ab.capacity() is cfg  # the grid's, built once
     plan = ab.plan(base_steps=7000)
     (name, _, base), rest = plan[0], plan[1:]
-    assert name == "base" and base == cfg.check_runs()  # the grid's own stored runs
+    assert name == "base" and base == cfg.runs(*ab.size, fracs=cfg.sweep_fracs)
+    in_grid = set(cfg.sweep_fracs) & set(cfg.fracs)  # the base's sizes that the grid trains too: its own stored runs
+    assert in_grid and sum(r in cfg.grid() for r in base) == len(base) * len(in_grid) // len(cfg.sweep_fracs)
     settings = {s for s, _, _ in rest}
-    assert settings == {"lr", "batch_size", "tol", "weight_decay", "dataset_sizes", "length", "schedule"}
+    assert settings == {"lr", "batch_size", "tol", "weight_decay", "dataset_sizes", "schedule"} | (
+        {"length"} if ab.lengths else set())  # at laptop, length is notebook 01's ladder
     b = base[0].train
     for setting, value, runs in rest:
         if setting == "dataset_sizes":
@@ -153,7 +174,7 @@ def test_ablation_changes_one_training_choice_at_a_time(monkeypatch):
             assert t.batch_size == FULL_BATCH > max(r.data.n_seqs for r in runs)
         if setting in ("length", "schedule"):
             assert t.max_steps == math.ceil(float(str(value).rstrip("x")) * 7000 if setting == "length" else 7000)
-    assert [s for s, _, _ in ab.plan()] == ["base", "lr", "lr", "batch_size", "batch_size", "tol",
+    assert [s for s, _, _ in ab.plan()] == ["base", "lr", "batch_size", "batch_size", "tol",
                                             "weight_decay", "dataset_sizes"]  # no fixed lengths without steps
 
 
@@ -164,10 +185,11 @@ def test_ablation_plan_keeps_its_run_ids(monkeypatch):
 
     from memlib.ablation import AblationConfig
     monkeypatch.delenv("MEMLIB_SCALE", raising=False)
-    ids = lambda scale, steps: hashlib.sha256(json.dumps([[s, str(v), [r.run_id() for r in runs]] for s, v, runs in
-                                                          AblationConfig.from_params(scale).plan(steps)]).encode()).hexdigest()
-    assert ids("laptop", None) == "de0be90d3453e332783cf97ccd3db7df04b69fe82361d02492ea80185d85af20"
-    assert ids("laptop", 7250) == "44b7a9e7fc59418cbb1b764ee7a2c3255ceac2e41a72afe4f03466c238923c4e"
+    ids = lambda scale, steps, **kw: hashlib.sha256(json.dumps([[s, str(v), [r.run_id() for r in runs]] for s, v, runs in
+                                                                AblationConfig.from_params(scale, **kw).plan(steps)]).encode()).hexdigest()
+    old = dict(lrs=(1e-3, 3e-3), lengths=(4.0,))  # the laptop plan before lr 1e-3 and the 4x length left it
+    assert ids("laptop", None, **old) == "de0be90d3453e332783cf97ccd3db7df04b69fe82361d02492ea80185d85af20"
+    assert ids("laptop", 7250, **old) == "44b7a9e7fc59418cbb1b764ee7a2c3255ceac2e41a72afe4f03466c238923c4e"
     assert ids("smoke", None) == "230f0173d3be329cab2c0ce3c75e550708cd730d5dbdfb118fe4094f24f63a26"
     assert ids("smoke", 300) == "a2f9273915c9e8237650a2de01cc7eabd6cfb703a22ef05e87bc8396b42ada0b"
 
