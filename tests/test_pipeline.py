@@ -23,6 +23,17 @@ def test_stage_deps_are_what_its_command_imports(stage):
                           "`python -m memlib.pipeline sync-deps` rewrites them")
 
 
+def test_plots_list_is_every_figure_the_stages_write():
+    """`dvc plots show` draws what the stages make: dvc.yaml's top-level plots are exactly the figure outs, so a
+    figure a notebook stopped writing (or a new one) cannot linger in (or be missing from) the list."""
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    outs = [next(iter(o)) if isinstance(o, dict) else o for st in dvc["stages"].values() for o in st.get("outs", [])]
+    figures = {o for o in outs if o.startswith("figures/")}
+    plots = set(dvc.get("plots", []))
+    assert plots == figures, (f"dvc.yaml's plots list differs from the stages' figure outs: missing "
+                              f"{sorted(figures - plots)}, written by no stage {sorted(plots - figures)}")
+
+
 def _package(tmp_path, files: dict[str, str]) -> Path:
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
