@@ -92,6 +92,27 @@ class ModularAddition(Config):
         return x, (a + b) % self.p
 
 
+@dataclass(frozen=True)
+class RandomLabels(ModularAddition):
+    """The same pairs and splits with a label drawn uniformly from 0..p-1 for every pair, once per table (label_seed,
+    the same whatever the split): there is no function to learn, so what a model holds about its training pairs is
+    what it can store. Its own data type, so these runs never share a stack (or a test set) with a + b mod p."""
+
+    label_seed: int = 0
+
+    def validate(self):
+        super().validate()
+        check_number(self.label_seed, "label_seed", 0, integer=True)
+
+    def source(self):
+        return ("modular_random_labels", self.p, self.label_seed)
+
+    def load_pool(self, n: int):
+        x, _ = super().load_pool(n)
+        gen = np.random.default_rng([self.label_seed, self.p, 1])  # a stream apart from the split's
+        return x, torch.from_numpy(gen.integers(0, self.p, self.p * self.p))
+
+
 def monitor(stack) -> dict:
     """Train/test accuracy and loss, the training set's code length, memorized bits, and the weight norms.
 
@@ -141,10 +162,12 @@ def ladder(n: int, below: int, above: int = 0) -> tuple:
 class GrokConfig(Experiment):
     SCALES = {
         "smoke": dict(p=11, d_model=16, n_train=60, onset_d_models=(8, 16), onset_n_train=ladder(60, 1), seeds=(0,),
+                      capacity_d_models=(8,), capacity_n_train=(60, 120),
                       ablation_seeds=(0,), steps=300, ablation_steps=200, eval_every=25, hold=3),
-        "laptop": dict(),
+        "laptop": dict(onset_start=(406, 645)),
         "paper": dict(p=113, d_model=128, n_train=3831, onset_d_models=(32, 64, 128, 256),
                       onset_n_train=ladder(3831, 5, 2), seeds=(0, 1, 2, 3, 4), ablation_seeds=(0, 1, 2, 3, 4),
+                      capacity_d_models=(32, 64, 128, 256), capacity_n_train=(3831, 7662, 12768), capacity_seeds=(0, 1),
                       steps=50000, ablation_steps=50000, eval_every=100, hold=10),
     }
     p: int = 59  # modulus; the paper's 113 is too slow for a 2-core CPU
@@ -165,11 +188,16 @@ class GrokConfig(Experiment):
     onset_d_models: tuple = (16, 32)  # widths of the onset grid (4.3K and 14.8K parameters at p = 59)
     onset_n_train: tuple = ladder(1024, 4)  # training pairs: 406 ... 1024, a factor 1.26 apart (12-29% of pairs)
     alpha: float = 0.0  # bits/param of the capacity ratio; 0 = capacity.measured_alpha() (notebook 01's)
+    onset_start: tuple = ()  # per width of onset_d_models: its ladder's first n (empty: every width from the first)
+    capacity_d_models: tuple = (16,)  # capacity in this regime: random labels, the same optimiser and budget B
+    capacity_n_train: tuple = (3480,)  # training pairs of the random-label runs: all pairs but one (the most bits)
+    capacity_seeds: tuple = (0,)
 
     def validate(self):
         super().validate()
         check_number(self.p, "p", 3, integer=True)
-        for name in ("seeds", "ablation_seeds", "onset_d_models", "onset_n_train"):
+        for name in ("seeds", "ablation_seeds", "onset_d_models", "onset_n_train", "capacity_seeds", "capacity_d_models",
+                     "capacity_n_train"):
             v = getattr(self, name)
             check(len(v) >= 1 and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v), name, v,
                   "a non-empty list of integers >= 0")
@@ -177,6 +205,13 @@ class GrokConfig(Experiment):
         check(list(self.onset_n_train) == sorted(set(self.onset_n_train)) and self.onset_n_train[0] >= 1
               and self.onset_n_train[-1] <= self.max_pairs(), "onset_n_train", self.onset_n_train,
               f"increasing training-set sizes between 1 and {self.max_pairs()} (p^2 - 1)")
+        check(not self.onset_start or (len(self.onset_start) == len(self.onset_d_models)
+                                        and all(n in self.onset_n_train for n in self.onset_start)),
+              "onset_start", self.onset_start, f"empty, or one n of onset_n_train per width of {self.onset_d_models}")
+        check(self.n_train >= self.onset_start_of(self.d_model), "n_train", self.n_train,
+              f"on the classic width's ladder (from {self.onset_start_of(self.d_model)})")
+        check(max(self.capacity_n_train, default=1) <= self.max_pairs(), "capacity_n_train", self.capacity_n_train,
+              f"sizes up to {self.max_pairs()} (p^2 - 1)")
         check(self.d_model in self.onset_d_models, "d_model", self.d_model, f"one of onset_d_models {self.onset_d_models}")
         check(self.n_train in self.onset_n_train, "n_train", self.n_train, f"one of onset_n_train {self.onset_n_train}")
         check_number(self.steps, "steps", 2, integer=True)
@@ -209,9 +244,26 @@ class GrokConfig(Experiment):
         return Run(model=self.model(d_model), data=ModularAddition(self.p, n_train, seed),
                    train=self.train_config(wd), seed=seed)
 
+    def onset_start_of(self, d_model: int) -> int:
+        """The first n of a width's ladder (`onset_start`; the ladder's first without it)."""
+        if not self.onset_start or d_model not in self.onset_d_models:
+            return self.onset_n_train[0]
+        return self.onset_start[self.onset_d_models.index(d_model)]
+
+    def onset_grid(self, d_model: int) -> list[int]:
+        """A width's training-set sizes: the ladder from its `onset_start`."""
+        return [n for n in self.onset_n_train if n >= self.onset_start_of(d_model)]
+
     def onset_runs(self) -> list[Run]:
-        """Every weight-decay run: onset_d_models x onset_n_train x seeds (the classic runs among them)."""
-        return [self.run(d, n, s) for d in self.onset_d_models for n in self.onset_n_train for s in self.seeds]
+        """Every weight-decay run: each width x its onset_grid x seeds (the classic runs among them)."""
+        return [self.run(d, n, s) for d in self.onset_d_models for n in self.onset_grid(d) for s in self.seeds]
+
+    def capacity_runs(self) -> list[Run]:
+        """Random labels (RandomLabels) with this notebook's optimiser and weight decay for the whole budget B (no
+        target to stop at): capacity_d_models x capacity_n_train x capacity_seeds."""
+        train = self.train_config(self.weight_decay).replace(stop="steps", target=0.0, patience=4)
+        return [Run(model=self.model(d), data=RandomLabels(self.p, n, s), train=train, seed=s)
+                for d in self.capacity_d_models for n in self.capacity_n_train for s in self.capacity_seeds]
 
     def classic_runs(self) -> list[Run]:
         """The classic run, one per seed: the onset grid's (d_model, n_train) cell (loaded, not retrained)."""
@@ -308,6 +360,53 @@ def run_table(runs, results, cfg: GrokConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def capacity_table(runs, results, cfg: GrokConfig) -> pd.DataFrame:
+    """Per random-label run: the bits it stores about its training pairs at the end of the budget B and at B/2
+    (run_table's estimator: notebook 01's clipped bits on the training pairs minus n_train times their mean on
+    held-out pairs), their relative gain over that last doubling, the training labels' bits (n log2 p) and the
+    fraction of them stored."""
+    rows, label = [], math.log2(cfg.p)
+    for r, m in zip(runs, results):
+        h, n = m["history"], r.data.n_train
+        stored = lambda step: at_step(h, step, "mem_bits") - n * at_step(h, step, "heldout_known_bits")
+        end, half = h[-1]["step"], max(e["step"] for e in h if e["step"] <= h[-1]["step"] // 2)
+        b, b_half = stored(end), stored(half)
+        rows.append(dict(d_model=r.model.d_model, n_params=m["n_params"], n_train=n, seed=r.seed, steps=end,
+                         stored_bits=b, stored_bits_half=b_half,
+                         gain_last_doubling=(b - b_half) / b_half if b_half > 0 else None,
+                         label_bits=n * label, fill=b / (n * label), train_acc=m["final"]["train_acc"]))
+    return pd.DataFrame(rows)
+
+
+FILLED = 0.9  # a random-label run storing >= this fraction of its labels' bits is data-bound: capacity at least that
+
+
+def regime_capacity(table: pd.DataFrame) -> list[dict]:
+    """Per width: the capacity in this notebook's regime, the most bits any random-label size stores (median over
+    seeds at each size), with its seed range at that size. A lower bound (`lower_bound`, with why) when the best size
+    is the largest and is data-bound (stores >= FILLED of its labels' bits: more pairs could hold more), or when its
+    runs still gained >= SATURATION_GAIN over the last doubling of steps (a longer budget could store more)."""
+    out = []
+    if table is None or table.empty:
+        return out
+    for d, w in table.groupby("d_model"):
+        per_n = w.groupby("n_train").stored_bits.median()
+        n_best = int(per_n.idxmax())
+        at = w[w.n_train == n_best]
+        gains = at.gain_last_doubling.dropna()
+        why = []
+        if n_best == per_n.index.max() and at.fill.median() >= FILLED:
+            why.append("data-bound at the largest size")
+        if len(gains) and gains.max() >= SATURATION_GAIN:
+            why.append(f"still gaining {gains.max():+.1%} over the last doubling of steps")
+        c, n_params = float(per_n.max()), int(w.n_params.iloc[0])
+        out.append({"d_model": int(d), "n_params": n_params, "capacity_bits": c, "n_train": n_best,
+                    "ci_low": float(at.stored_bits.min()), "ci_high": float(at.stored_bits.max()),
+                    "bits_per_param": c / n_params, "lower_bound": bool(why), "why": "; ".join(why),
+                    "sizes": [int(n) for n in per_n.index], "stored_by_size": [float(v) for v in per_n.values]})
+    return out
+
+
 def _int(x):
     return None if x is None or pd.isna(x) else int(x)
 
@@ -317,7 +416,7 @@ def _brackets(w: pd.DataFrame, grid, seeds, col: str) -> list[tuple[float, float
     return [bracket(grid, [pd.notna(g) for g in w[w.seed == s].sort_values("n_train")[col]]) for s in seeds]
 
 
-def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float) -> list[dict]:
+def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float, regime: list[dict] | None = None) -> list[dict]:
     """One row per width of the onset grid: N* with its seed range, at the budget B and at B/2, and its budget state:
     "stable" (N* and its range the same at both, and every run at the grid point below N* that did not generalize
     gained < SATURATION_GAIN, relative, over its last doubling of steps), "still rising" (the same at B/2 and B, but
@@ -329,8 +428,12 @@ def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float) -> list[dict]:
     from the same range of runs, not one n); the ratios to capacity r* = N* log2 p / (alpha params) and
     r*_stored = N* (stored bits per pair) / (alpha params). An open upper end is capped at the number of pairs that
     exist (`all_pairs`, p^2 - 1: `ci_high_capped`); a width whose alpha params exceed the whole table's label bits
-    is `untestable` at this p, r* bounded by `ratio_all_pairs` whatever N*."""
+    is `untestable` at this p, r* bounded by `ratio_all_pairs` whatever N*. With `regime` (regime_capacity) for the
+    width: r*_regime = N* log2 p / (the capacity measured with random labels in this notebook's regime), its range
+    from N*'s (the lower end only when budget-stable) and `regime_lower_bound` (that capacity a lower bound: every
+    r*_regime an upper bound)."""
     rows, cap = [], cfg.max_pairs()
+    by_width = {c["d_model"]: c for c in regime or []}
     for d in cfg.onset_d_models:
         w = table[(table.d_model == d) & (table.weight_decay == cfg.weight_decay)]
         grid = sorted(w.n_train.unique())
@@ -376,6 +479,13 @@ def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float) -> list[dict]:
                      "ratio_low": ratio(at_b["ci_low"]) if state == "stable" else None,  # else N* an upper bound
                      "ratio_stored": ratio(at_b["n_star"], b),
                      "ratio_all_pairs": ratio(cap), "untestable": ratio(cap) < 1})
+        c = by_width.get(int(d))
+        per_c = lambda n: None if n is None or c is None else n * math.log2(cfg.p) / c["capacity_bits"]
+        rows[-1].update({"regime_capacity_bits": None if c is None else c["capacity_bits"],
+                         "regime_lower_bound": None if c is None else c["lower_bound"],
+                         "ratio_regime": per_c(at_b["n_star"]),
+                         "ratio_regime_low": per_c(at_b["ci_low"]) if state == "stable" else None,
+                         "ratio_regime_high": per_c(cap if capped else at_b["ci_high"])})
     return rows
 
 
@@ -491,6 +601,7 @@ class GrokResult:
     alpha: float  # bits/param of the capacity ratio
     alpha_source: str  # where alpha came from (cfg.capacity_alpha())
     train_s: float  # training time of all these runs as the store recorded it (cfg.training_seconds)
+    capacity: pd.DataFrame | None = None  # capacity_table of the random-label runs (None: not measured)
 
 
 def classic(table: pd.DataFrame, cfg: GrokConfig) -> pd.DataFrame:
@@ -524,7 +635,8 @@ def equal_steps(table: pd.DataFrame, cfg: GrokConfig) -> list[dict]:
 def summarize(cfg: GrokConfig, res: GrokResult) -> dict:
     """The notebook's metrics: the classic runs (memorization, generalization, norms), weight decay 0 against
     weight decay at equal steps, the onset per width and its fit against parameters in label and stored bits."""
-    steps, rows = per_seed(classic(res.table, cfg)), onset(res.table, cfg, res.alpha)
+    regime = regime_capacity(res.capacity)
+    steps, rows = per_seed(classic(res.table, cfg)), onset(res.table, cfg, res.alpha, regime)
     abl = res.ablation.sort_values("seed")
     norms = [n for n in res.norms if n["weight_decay"] == cfg.weight_decay]
     per = {k: [s[k] for s in steps] for k in ("generalize_step", "memorize_step")}
@@ -550,7 +662,11 @@ def summarize(cfg: GrokConfig, res: GrokResult) -> dict:
             "with_weight_decay_equal_steps": equal_steps(res.table, cfg),
             "decayed_norm": [n for n in res.norms if n["weight_decay"] == 0.0]},
         "alpha": res.alpha, "alpha_source": res.alpha_source,
+        "regime_capacity": {"d_models": list(cfg.capacity_d_models), "n_train": list(cfg.capacity_n_train),
+                            "seeds": list(cfg.capacity_seeds), "steps": cfg.steps, "widths": regime,
+                            "runs": [] if res.capacity is None else res.capacity.to_dict("records")},
         "onset_grid": {"d_models": list(cfg.onset_d_models), "n_train": list(cfg.onset_n_train),
+                       "per_width": {str(d): cfg.onset_grid(d) for d in cfg.onset_d_models},
                        "seeds": list(cfg.seeds), "steps": cfg.steps, "half_steps": cfg.steps // 2},
         "onset": rows,
         "onset_fit": {**onset_fit(rows, "label", cfg.p),

@@ -328,7 +328,10 @@ def test_words_say_not_settled_and_censored_never_never(monkeypatch):
                                         ({"onset_n_train": [406, 4000]}, "onset_n_train"), ({"steps": 0}, "steps"),
                                         ({"seeds": []}, "seeds"), ({"onset_d_models": [0]}, "onset_d_models"),
                                         ({"alpha": -1}, "alpha"), ({"target": 1.5}, "target"), ({"hold": 0}, "hold"),
-                                        ({"lr": float("inf")}, "lr")])
+                                        ({"lr": float("inf")}, "lr"), ({"onset_start": [406]}, "onset_start"),
+                                        ({"onset_start": [406, 700]}, "onset_start"),
+                                        ({"onset_start": [406, 1024], "n_train": 813}, "n_train"),
+                                        ({"capacity_n_train": [1024, 4000]}, "capacity_n_train")])
 def test_bad_grokking_params(kw, field, monkeypatch):
     monkeypatch.delenv("MEMLIB_SCALE", raising=False)
     with pytest.raises(ConfigError, match=rf"invalid {field}="):
@@ -342,11 +345,97 @@ def test_laptop_grid_meets_the_design(monkeypatch):
     monkeypatch.delenv("MEMLIB_SCALE", raising=False)
     cfg = _cfg()
     runs = cfg.onset_runs()
-    assert cfg.onset_n_train == (406, 512, 645, 813, 1024) and len(runs) == 30
+    assert cfg.onset_n_train == (406, 512, 645, 813, 1024) and len(runs) == 24
+    assert cfg.onset_grid(16) == list(cfg.onset_n_train) and cfg.onset_grid(32) == [645, 813, 1024]
     assert max(b / a for a, b in zip(cfg.onset_n_train, cfg.onset_n_train[1:])) < 1.3
     assert {r.run_id() for r in cfg.classic_runs()} <= {r.run_id() for r in runs}
     tc = runs[0].train
     assert (tc.stop, tc.target, tc.patience, tc.max_steps, tc.decay_frac) == ("target", 0.99, 10, 5000, 0.0)
     assert {r.train.stop for r in cfg.ablation_runs()} == {"steps"} and cfg.ablation_runs()[0].train.weight_decay == 0
-    assert {r.batch_rows() for r in runs} == {512, 1024}  # two stacks a width
+    assert {r.batch_rows() for r in runs} == {512, 1024}  # two stacks at d 16, one at d 32
+    cap = cfg.capacity_runs()  # random labels at d 16 in the same optimiser, weight decay and budget, to the end
+    assert [(r.model.d_model, r.data.n_train) for r in cap] == [(16, 3480)]
+    assert {(r.train.stop, r.train.max_steps, r.train.weight_decay, r.train.lr) for r in cap} == {("steps", 5000, 1.0, 1e-3)}
+    assert {type(r.data) for r in cap} == {grok.RandomLabels}
     assert GrokConfig.from_params("paper").n_train in GrokConfig.from_params("paper").onset_n_train
+
+
+def test_random_labels_are_fixed_per_table_and_never_share_a_stack():
+    d = grok.RandomLabels(p=13, n_train=50, split_seed=2)
+    x, y = d.load_pool(0)
+    x0, y0 = ModularAddition(13, 50, 2).load_pool(0)
+    assert torch.equal(x, x0) and not torch.equal(y, y0) and y.min() >= 0 and y.max() < 13
+    assert torch.equal(grok.RandomLabels(13, 80, 5).load_pool(0)[1], y)  # the same labels whatever the split and n
+    assert not torch.equal(grok.RandomLabels(13, 50, 2, label_seed=1).load_pool(0)[1], y)
+    assert torch.equal(d.indices(), ModularAddition(13, 50, 2).indices())  # the same pairs and split
+    assert d.source() != ModularAddition(13, 50, 2).source()
+    tc = TrainConfig(batch_size=169, stop="steps", max_steps=10)
+    model = GrokGPTConfig(vocab_size=13, seq_len=3, d_model=8)
+    assert Run(model=model, data=d, train=tc).stack_key() != Run(model=model, data=ModularAddition(13, 50, 2),
+                                                                     train=tc).stack_key()
+    big = grok.RandomLabels(59, 3480).load_pool(0)[1]
+    assert abs(big.float().mean().item() - 29) < 1.5 and len(set(big.tolist())) == 59  # uniform-looking over 0..58
+
+
+def _cap_table(stored: dict, half: dict, params=4320, p=59):
+    """capacity_table rows: stored[n] / half[n] = per seed, bits stored at B and at B/2."""
+    lab = math.log2(p)
+    return pd.DataFrame([dict(d_model=16, n_params=params, n_train=n, seed=s, steps=5000, stored_bits=b,
+                              stored_bits_half=h, gain_last_doubling=(b - h) / h, label_bits=n * lab,
+                              fill=b / (n * lab), train_acc=0.5)
+                         for n in stored for s, (b, h) in enumerate(zip(stored[n], half[n]))])
+
+
+def test_regime_capacity_is_the_best_size_and_says_when_it_is_a_lower_bound():
+    lab = math.log2(59)
+    # peaks at 2,048 pairs, stopped rising: a measured capacity with its seed range at that size
+    t = _cap_table({1024: [5000, 5200], 2048: [7000, 7400], 3480: [6000, 6100]},
+                   {1024: [4990, 5190], 2048: [6990, 7390], 3480: [5990, 6090]})
+    (c,) = grok.regime_capacity(t)
+    assert (c["capacity_bits"], c["n_train"], c["ci_low"], c["ci_high"]) == (7200, 2048, 7000, 7400)
+    assert c["bits_per_param"] == pytest.approx(7200 / 4320) and not c["lower_bound"] and c["why"] == ""
+    # still gaining >= 1% over the last doubling of steps at the best size: a lower bound
+    t = _cap_table({1024: [5000, 5200], 2048: [7000, 7400]}, {1024: [4990, 5190], 2048: [6000, 7390]})
+    (c,) = grok.regime_capacity(t)
+    assert c["lower_bound"] and "still gaining +16.7%" in c["why"]
+    # the largest size stores nearly all its labels' bits: data-bound, a lower bound
+    t = _cap_table({1024: [1000 * lab] * 2, 2048: [1990 * lab] * 2}, {1024: [1000 * lab] * 2, 2048: [1990 * lab] * 2})
+    (c,) = grok.regime_capacity(t)
+    assert c["lower_bound"] and c["why"] == "data-bound at the largest size" and c["n_train"] == 2048
+    assert grok.regime_capacity(None) == [] and grok.regime_capacity(pd.DataFrame()) == []
+
+
+def test_capacity_table_reads_stored_bits_at_b_and_half(monkeypatch):
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = _cfg()
+    run = cfg.capacity_runs()[0]
+    h = [{"step": s, "mem_bits": 10.0 * s, "heldout_known_bits": 0.001} for s in range(500, 5001, 500)]
+    t = grok.capacity_table([run], [{"history": h, "n_params": 4320, "final": {"train_acc": 0.7}}], cfg)
+    row = t.iloc[0]
+    assert row.stored_bits == pytest.approx(50000 - 1024 * 0.001) and row.stored_bits_half == pytest.approx(25000 - 1.024)
+    assert row.gain_last_doubling == pytest.approx((50000 - 25000) / (25000 - 1.024))
+    assert row.fill == pytest.approx(row.stored_bits / (1024 * math.log2(59))) and row.train_acc == 0.7
+
+
+def test_onset_against_the_capacity_measured_in_this_regime(monkeypatch):
+    monkeypatch.delenv("MEMLIB_SCALE", raising=False)
+    cfg = _cfg()
+    lab = math.log2(59)
+    regime = [{"d_model": 16, "capacity_bits": 2000.0, "lower_bound": False, "n_params": 4320}]
+    r16, r32 = grok.onset(_table({16: [645, 813, 645], 32: [813, 813, 1024]}), cfg, alpha=2.0, regime=regime)
+    assert r16["ratio_regime"] == pytest.approx(645 * lab / 2000) and r16["ratio_regime_low"] == pytest.approx(512 * lab / 2000)
+    assert r16["ratio_regime_high"] == pytest.approx(813 * lab / 2000) and r16["regime_lower_bound"] is False
+    assert r32["ratio_regime"] is None and r32["regime_capacity_bits"] is None  # width not measured here
+    rising = grok.onset(_table({16: [645, 813, 645], 32: [813, 813, 1024]}, gain=0.2), cfg, alpha=2.0, regime=regime)
+    assert rising[0]["ratio_regime_low"] is None  # N* an upper bound: no lower end
+    m = {"onset": [r16, r32], "weight_decay": 1.0, "alpha": 2.0,
+         "regime_capacity": {"steps": 5000, "seeds": [0], "widths": [
+             {**regime[0], "n_train": 2048, "ci_low": 1900.0, "ci_high": 2100.0, "bits_per_param": 2000 / 4320, "why": ""}]}}
+    s = words.regime_sentence(m)
+    assert "d_model 16 stores at most 2,000 bits of random labels (0.46 bits/param, at 2,048 pairs" in s
+    assert "only once its labels' bits exceed what it can store here" in s and "Width 32 not measured" in s
+    m["regime_capacity"]["widths"][0]["capacity_bits"] = 1e6
+    m["onset"][0] = grok.onset(_table({16: [645, 813, 645], 32: [813, 813, 1024]}), cfg, alpha=2.0,
+                               regime=[{**regime[0], "capacity_bits": 1e6}])[0]
+    assert "while its training labels hold fewer bits than it can store here" in words.regime_sentence(m)
+    assert "not measured in this notebook's regime" not in words.regime_sentence({**m, "regime_capacity": {}})

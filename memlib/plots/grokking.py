@@ -95,3 +95,26 @@ def onset_plot(table, rows, alpha: float, p: int, steps: int):
     b.xaxis.set_minor_formatter(NullFormatter())
     b.legend(fontsize=7)
     return fig
+
+
+def capacity_plot(capacity, regime, alpha: float, p: int):
+    """Bits stored about random training labels against the number of pairs, per width (a marker per seed, the line
+    through the medians), at the budget B (solid) and B/2 (hollow); the labels' own bits n·log2 p (dotted: all of
+    them stored), α·params from notebook 01 (dashed) and the capacity read off these runs (solid thin line)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for i, (d, g) in enumerate(capacity.groupby("d_model")):
+        c = f"C{i}"
+        med = g.groupby("n_train")[["stored_bits", "stored_bits_half"]].median()
+        ax.plot(med.index, med.stored_bits, "-", color=c, lw=1.2)
+        ax.plot(g.n_train, g.stored_bits, "o", color=c, label=f"d_model {d}: stored at B")
+        ax.plot(g.n_train, g.stored_bits_half, "o", color=c, mfc="none", label=f"d_model {d}: stored at B/2")
+        r = next(x for x in regime if x["d_model"] == d)
+        ax.axhline(alpha * r["n_params"], color=c, ls="--", lw=1, label=f"α·params (notebook 01, α = {alpha:.2f})")
+        ax.axhline(r["capacity_bits"], color=c, lw=0.8,
+                   label="capacity here" + (" (a lower bound)" if r["lower_bound"] else ""))
+    ns = np.array(sorted(capacity.n_train.unique()))
+    ax.plot(ns, ns * math.log2(p), "k:", lw=1, label="all label bits (n·log2 p)")
+    ax.set(xlabel="training pairs n (random labels)", ylabel="bits stored about the training labels",
+           ylim=(0, None), title="Capacity with weight decay, in this notebook's optimiser and budget")
+    ax.legend(fontsize=7)
+    return fig

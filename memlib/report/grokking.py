@@ -137,6 +137,43 @@ def ratio_clause(r: dict, alpha: float) -> str:
     return f"d_model {r['d_model']}: {rng} includes 1 or is open: where it sits against capacity is {NOT_SETTLED}"
 
 
+def regime_sentence(m: dict) -> str:
+    """The capacity measured with random labels in this notebook's own regime, per width, beside notebook 01's
+    α·params, and where each measured width's onset sits against it (r*_regime)."""
+    rc = m.get("regime_capacity") or {}
+    if not rc.get("widths"):
+        return "Capacity in this notebook's regime was not measured at this scale."
+    by = {r["d_model"]: r for r in m["onset"]}
+    parts = []
+    for c in rc["widths"]:
+        r = by.get(c["d_model"])
+        bound = f" (a lower bound: {c['why']})" if c["lower_bound"] else ""
+        head = (f"d_model {c['d_model']} stores at most {c['capacity_bits']:,.0f} bits of random labels "
+                f"({c['bits_per_param']:.2f} bits/param, at {c['n_train']:,} pairs; seed range {c['ci_low']:,.0f}–"
+                f"{c['ci_high']:,.0f}){bound}, against α·params = {m['alpha'] * c['n_params']:,.0f} from notebook 01")
+        if r is None or r.get("ratio_regime_high") is None:
+            parts.append(head)
+            continue
+        rng = _range_f(r["ratio_regime_low"], r["ratio_regime_high"])
+        upper = r["regime_lower_bound"] or not r["budget_stable"]
+        if r["ratio_regime_high"] < 1:
+            verdict = (f"so it reaches held 99% test accuracy while its training labels hold fewer bits than it can "
+                       f"store here (N*·log2 p / capacity {rng}{', an upper bound' if upper else ''}): against "
+                       "generalization beginning only where dataset bits reach capacity")
+        elif r["ratio_regime_low"] is not None and r["ratio_regime_low"] >= 1 and not r["regime_lower_bound"]:
+            verdict = (f"so it reaches held 99% only once its labels' bits exceed what it can store here "
+                       f"(N*·log2 p / capacity {rng}), as the hypothesis predicts")
+        else:
+            verdict = f"N*·log2 p / capacity {rng}: where the onset sits against it is {NOT_SETTLED}"
+        parts.append(f"{head}; {verdict}")
+    unmeasured = [r["d_model"] for r in m["onset"] if r.get("regime_capacity_bits") is None]
+    tail = (f" Width{'s' if len(unmeasured) > 1 else ''} {', '.join(map(str, unmeasured))} not measured in this regime "
+            "at this scale." if unmeasured else "")
+    return (f"**Capacity in this notebook's regime** (random labels, weight decay {m['weight_decay']:g}, "
+            f"{rc['steps']:,} steps, {len(rc['seeds'])} seed{'s' if len(rc['seeds']) > 1 else ''}): "
+            + "; ".join(parts) + "." + tail)
+
+
 def _range_f(lo, hi) -> str:
     if lo is None and hi is None:
         return "open at both ends"
@@ -213,9 +250,22 @@ def rows(m: dict) -> list[str]:
         + " | much slower or absent |",
         f"| 02 onset N* (training pairs to generalize) per width, {len(m['seeds'])} seeds, {m['steps']:,} steps | "
         f"{onset} | N*·log2 p ≈ α·params (Morris et al.) |",
+        *([f"| 02 capacity with weight decay {m['weight_decay']:g} (random labels, {m['regime_capacity']['steps']:,} steps): "
+           "bits stored, per width; N*·log2 p over it | "
+           + "; ".join(f"d={c['d_model']}: {c['capacity_bits']:,.0f} ({c['bits_per_param']:.2f}/param"
+                       + (", a lower bound" if c["lower_bound"] else "") + ")" + _regime_ratio(m, c["d_model"])
+                       for c in m["regime_capacity"]["widths"])
+           + " | α·params; N* where label bits reach it (ratio 1) |"] if (m.get("regime_capacity") or {}).get("widths") else []),
         f"| 02 slope of log N* on log params (label bits; stored bits) | {_slope(f)}: {f['verdict']}; {_slope(g)}: "
         f"{g['verdict']} (α = {m['alpha']:.2f}) | 1 |",
     ]
+
+
+def _regime_ratio(m: dict, d: int) -> str:
+    r = next((x for x in m["onset"] if x["d_model"] == d), None)
+    if r is None or r.get("ratio_regime_high") is None:
+        return ""
+    return f", ratio {_range_f(r['ratio_regime_low'], r['ratio_regime_high'])}"
 
 
 def _onset_short(r: dict, grid: list) -> str:
@@ -279,6 +329,7 @@ def describe(m: dict) -> str:
                      f"label bits/param at N* {fmt(r['label_bits_per_param'], '.2f')}, stored bits/param "
                      f"{fmt(r['stored_bits_per_param'], '.2f')}")
         lines.append("  " + ratio_clause(r, m["alpha"]))
+    lines.append(regime_sentence(m).replace("**", ""))
     for f in (m["onset_fit"], m["onset_fit_stored"]):
         lines.append(f"onset fit ({f['bits']} bits, widths {f['widths']}): {_slope(f)}: {f['verdict']}")
     lines.append(f"training time of this notebook's runs (as the run store recorded them): {m['training']['wall_s']:.0f} s "
@@ -377,4 +428,4 @@ def answer(m: dict) -> str:
     ratios = "- **Against capacity, per width:** " + "; ".join(ratio_clause(r, m["alpha"]) for r in m["onset"]) + (
         f". α = {m['alpha']:.2f} bits/param is notebook 01's ({m['alpha_source']}), measured on random tokens at weight "
         "decay 0 with another optimiser, not in this notebook's regime; only the slope below is free of it.")
-    return "\n".join([_classic(m), _no_wd(m), norm, onset, ratios, "- " + fit_sentence(m)])
+    return "\n".join([_classic(m), _no_wd(m), norm, onset, ratios, "- " + regime_sentence(m), "- " + fit_sentence(m)])
