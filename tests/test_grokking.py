@@ -412,9 +412,10 @@ def test_capacity_table_reads_stored_bits_at_b_and_half(monkeypatch):
     h = [{"step": s, "mem_bits": 10.0 * s, "heldout_known_bits": 0.001} for s in range(500, 5001, 500)]
     t = grok.capacity_table([run], [{"history": h, "n_params": 4320, "final": {"train_acc": 0.7}}], cfg)
     row = t.iloc[0]
-    assert row.stored_bits == pytest.approx(50000 - 1024 * 0.001) and row.stored_bits_half == pytest.approx(25000 - 1.024)
-    assert row.gain_last_doubling == pytest.approx((50000 - 25000) / (25000 - 1.024))
-    assert row.fill == pytest.approx(row.stored_bits / (1024 * math.log2(59))) and row.train_acc == 0.7
+    n = run.data.n_train
+    assert row.stored_bits == pytest.approx(50000 - n * 0.001) and row.stored_bits_half == pytest.approx(25000 - n * 0.001)
+    assert row.gain_last_doubling == pytest.approx((50000 - 25000) / (25000 - n * 0.001))
+    assert row.fill == pytest.approx(row.stored_bits / (n * math.log2(59))) and row.train_acc == 0.7
 
 
 def test_onset_against_the_capacity_measured_in_this_regime(monkeypatch):
