@@ -385,7 +385,8 @@ def regime_capacity(table: pd.DataFrame) -> list[dict]:
     """Per width: the capacity in this notebook's regime, the most bits any random-label size stores (median over
     seeds at each size), with its seed range at that size. A lower bound (`lower_bound`, with why) when the best size
     is the largest and is data-bound (stores >= FILLED of its labels' bits: more pairs could hold more), or when its
-    runs still gained >= SATURATION_GAIN over the last doubling of steps (a longer budget could store more)."""
+    runs still gained >= SATURATION_GAIN over the last doubling of steps (a longer budget could store more).
+    `capacity_bits_half`: the same read at B/2 (what a model stores by the steps at which onset runs generalize)."""
     out = []
     if table is None or table.empty:
         return out
@@ -400,7 +401,9 @@ def regime_capacity(table: pd.DataFrame) -> list[dict]:
         if len(gains) and gains.max() >= SATURATION_GAIN:
             why.append(f"still gaining {gains.max():+.1%} over the last doubling of steps")
         c, n_params = float(per_n.max()), int(w.n_params.iloc[0])
-        out.append({"d_model": int(d), "n_params": n_params, "capacity_bits": c, "n_train": n_best,
+        half = float(w.groupby("n_train").stored_bits_half.median().max())
+        out.append({"d_model": int(d), "n_params": n_params, "capacity_bits": c, "capacity_bits_half": half,
+                    "n_train": n_best,
                     "ci_low": float(at.stored_bits.min()), "ci_high": float(at.stored_bits.max()),
                     "bits_per_param": c / n_params, "lower_bound": bool(why), "why": "; ".join(why),
                     "sizes": [int(n) for n in per_n.index], "stored_by_size": [float(v) for v in per_n.values]})
@@ -431,7 +434,7 @@ def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float, regime: list[dict]
     is `untestable` at this p, r* bounded by `ratio_all_pairs` whatever N*. With `regime` (regime_capacity) for the
     width: r*_regime = N* log2 p / (the capacity measured with random labels in this notebook's regime), its range
     from N*'s (the lower end only when budget-stable) and `regime_lower_bound` (that capacity a lower bound: every
-    r*_regime an upper bound)."""
+    r*_regime an upper bound); `ratio_regime_high_half_budget`: the upper end against the capacity read at B/2."""
     rows, cap = [], cfg.max_pairs()
     by_width = {c["d_model"]: c for c in regime or []}
     for d in cfg.onset_d_models:
@@ -481,7 +484,10 @@ def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float, regime: list[dict]
                      "ratio_all_pairs": ratio(cap), "untestable": ratio(cap) < 1})
         c = by_width.get(int(d))
         per_c = lambda n: None if n is None or c is None else n * math.log2(cfg.p) / c["capacity_bits"]
+        per_half = lambda n: None if n is None or c is None or not c.get("capacity_bits_half") else \
+            n * math.log2(cfg.p) / c["capacity_bits_half"]
         rows[-1].update({"regime_capacity_bits": None if c is None else c["capacity_bits"],
+                         "ratio_regime_high_half_budget": per_half(cap if capped else at_b["ci_high"]),
                          "regime_lower_bound": None if c is None else c["lower_bound"],
                          "ratio_regime": per_c(at_b["n_star"]),
                          "ratio_regime_low": per_c(at_b["ci_low"]) if state == "stable" else None,

@@ -431,12 +431,20 @@ def test_onset_against_the_capacity_measured_in_this_regime(monkeypatch):
     assert rising[0]["ratio_regime_low"] is None  # N* an upper bound: no lower end
     m = {"onset": [r16, r32], "weight_decay": 1.0, "alpha": 2.0,
          "regime_capacity": {"steps": 5000, "seeds": [0], "widths": [
-             {**regime[0], "n_train": 2048, "ci_low": 1900.0, "ci_high": 2100.0, "bits_per_param": 2000 / 4320, "why": ""}]}}
+             {**regime[0], "n_train": 2048, "ci_low": 1900.0, "ci_high": 2100.0, "bits_per_param": 2000 / 4320, "why": "",
+              "capacity_bits_half": 1500.0}]}}
     s = words.regime_sentence(m)
     assert "d_model 16 stores at most 2,000 bits of random labels (0.46 bits/param, at 2,048 pairs" in s
     assert "only once its labels' bits exceed what it can store here" in s and "Width 32 not measured" in s
-    m["regime_capacity"]["widths"][0]["capacity_bits"] = 1e6
+    m["regime_capacity"]["widths"][0].update(capacity_bits=1e6, capacity_bits_half=9e5)
     m["onset"][0] = grok.onset(_table({16: [645, 813, 645], 32: [813, 813, 1024]}), cfg, alpha=2.0,
-                               regime=[{**regime[0], "capacity_bits": 1e6}])[0]
+                               regime=[{**regime[0], "capacity_bits": 1e6, "capacity_bits_half": 9e5}])[0]
     assert "while its training labels hold fewer bits than it can store here" in words.regime_sentence(m)
+    # below the capacity at B but not at B/2 (when the onset runs generalize): not settled
+    m["regime_capacity"]["widths"][0].update(capacity_bits=5000.0, capacity_bits_half=4000.0)
+    m["onset"][0] = grok.onset(_table({16: [645, 813, 645], 32: [813, 813, 1024]}), cfg, alpha=2.0,
+                               regime=[{**regime[0], "capacity_bits": 5000.0, "capacity_bits_half": 4000.0}])[0]
+    assert m["onset"][0]["ratio_regime_high"] < 1 < m["onset"][0]["ratio_regime_high_half_budget"]
+    s = words.regime_sentence(m)
+    assert "against what it stores by 2,500 steps (4,000 bits) the upper end is 1.20" in s and "not settled" in s
     assert "not measured in this notebook's regime" not in words.regime_sentence({**m, "regime_capacity": {}})

@@ -156,10 +156,17 @@ def regime_sentence(m: dict) -> str:
             continue
         rng = _range_f(r["ratio_regime_low"], r["ratio_regime_high"])
         upper = r["regime_lower_bound"] or not r["budget_stable"]
-        if r["ratio_regime_high"] < 1:
+        hh = r.get("ratio_regime_high_half_budget")
+        half = ("" if hh is None else f"; against what it stores by {rc['steps'] // 2:,} steps "
+                f"({c['capacity_bits_half']:,.0f} bits) the upper end is {hh:.2f}")
+        if r["ratio_regime_high"] < 1 and (hh is None or hh < 1):
             verdict = (f"so it reaches held 99% test accuracy while its training labels hold fewer bits than it can "
-                       f"store here (N*·log2 p / capacity {rng}{', an upper bound' if upper else ''}): against "
+                       f"store here (N*·log2 p / capacity {rng}{', an upper bound' if upper else ''}{half}): against "
                        "generalization beginning only where dataset bits reach capacity")
+        elif r["ratio_regime_high"] < 1:
+            verdict = (f"N*·log2 p / capacity {rng}{', an upper bound' if upper else ''}{half}: below the capacity "
+                       "stored by the end of the budget, but not below what is stored by the steps at which these "
+                       f"runs generalize, so where the onset sits against capacity is {NOT_SETTLED}")
         elif r["ratio_regime_low"] is not None and r["ratio_regime_low"] >= 1 and not r["regime_lower_bound"]:
             verdict = (f"so it reaches held 99% only once its labels' bits exceed what it can store here "
                        f"(N*·log2 p / capacity {rng}), as the hypothesis predicts")
