@@ -164,7 +164,7 @@ class GrokConfig(Experiment):
         "smoke": dict(p=11, d_model=16, n_train=60, onset_d_models=(8, 16), onset_n_train=ladder(60, 1), seeds=(0,),
                       capacity_d_models=(8,), capacity_n_train=(60, 120),
                       ablation_seeds=(0,), steps=300, ablation_steps=200, eval_every=25, hold=3),
-        "laptop": dict(onset_start=(406, 645)),
+        "laptop": dict(onset_start=(645, 813)),
         "paper": dict(p=113, d_model=128, n_train=3831, onset_d_models=(32, 64, 128, 256),
                       onset_n_train=ladder(3831, 5, 2), seeds=(0, 1, 2, 3, 4), ablation_seeds=(0, 1, 2, 3, 4),
                       capacity_d_models=(32, 64, 128, 256), capacity_n_train=(3831, 7662, 12768), capacity_seeds=(0, 1),
