@@ -676,7 +676,7 @@ def summarize(cfg: GrokConfig, res: GrokResult) -> dict:
                        "seeds": list(cfg.seeds), "steps": cfg.steps, "half_steps": cfg.steps // 2},
         "onset": rows,
         "onset_fit": {**onset_fit(rows, "label", cfg.p),
-                      "finite_limit": finite_slope_limit(cfg.onset_n_train, [r["n_params"] for r in rows])
+                      "finite_limit": finite_slope_limit([cfg.onset_grid(r["d_model"]) for r in rows], [r["n_params"] for r in rows])
                       if len(rows) >= 2 else None},
         "onset_fit_stored": onset_fit(rows, "stored", cfg.p),
         "all_pairs": cfg.max_pairs(),

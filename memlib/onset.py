@@ -79,9 +79,11 @@ def onset_verdict(lo, hi, n_widths: int, high_open: bool = False) -> str:
     return open_upper(lo) if high_open or hi == math.inf else "consistent"
 
 
-def finite_slope_limit(grid, params) -> float:
-    """The largest slope any box of finite grid ends can give: the smallest width at the grid's first point, the
-    largest at its last (label bits, two widths or more). Below 1, 'consistent' cannot come from finite ends."""
+def finite_slope_limit(grids, params) -> float:
+    """The largest slope any box of finite grid ends can give: each width below the mean log size at its own grid's
+    first point, each above at its last (label bits, two widths or more; `grids` one grid per width, or one grid
+    for all). Below 1, 'consistent' cannot come from finite ends."""
     x = np.log(np.asarray(params, dtype=float))
     w = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
-    return float(sum(wi * math.log(grid[-1] if wi > 0 else grid[0]) for wi in w))
+    per = grids if grids and isinstance(grids[0], (list, tuple)) else [grids] * len(w)
+    return float(sum(wi * math.log(g[-1] if wi > 0 else g[0]) for wi, g in zip(w, per)))

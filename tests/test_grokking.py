@@ -190,6 +190,9 @@ def test_consistent_is_unreachable_with_finite_ends_on_this_grid(monkeypatch):
     grid, params = cfg.onset_n_train, [4320, 14784]
     assert grok.finite_slope_limit(grid, params) == pytest.approx(math.log(1024 / 406) / math.log(14784 / 4320))
     assert grok.finite_slope_limit(grid, params) < 1
+    # per-width ladders: the smallest width from its own first size (645 at laptop), the largest to its last
+    per = [cfg.onset_grid(16), cfg.onset_grid(32)]
+    assert grok.finite_slope_limit(per, params) == pytest.approx(math.log(1024 / 645) / math.log(14784 / 4320))
     firsts = [None, *GRID]
     verdicts = set()
     for a in firsts[1:]:
@@ -317,8 +320,8 @@ def test_words_say_not_settled_and_censored_never_never(monkeypatch):
     assert "contains both 0 and 1" in a and "N* at 5,000 steps is an upper bound" in a
     assert "at 2,500 steps N* was beyond the grid" in a and "(r* = N*·log2 p / (α·params) ≤ 0.44, r*_stored" in a
     assert "seeds 0, 1 still rising at 3,000 steps: whether weight decay is what makes it generalize is not settled" in a
-    assert "On this grid (training sets spanning 2.52x, parameters 3.42x) finite ends give label-bit slopes of at " \
-           "most 0.75" in a
+    assert "On this grid (training sets spanning 1.59x from the smallest width's first size to the largest width's " \
+           "last, parameters 3.42x) finite ends give label-bit slopes of at most 0.38" in a  # laptop: 645 (d 16) to 1,024
     assert "- **Grokking, in 3 of 3 seeds** (held 99% test at 20.0x" in words.answer(
         _metrics(monkeypatch, {16: [645] * 3, 32: [813] * 3}, memorize=50))  # from 10x: the word "grokking"
 

@@ -201,13 +201,29 @@ def _slope(f: dict) -> str:
     return f"slope {point}, range [{lo.replace('-', '−')}, {hi.replace('-', '−')}]"
 
 
+def _grid(m: dict, d: int) -> list:
+    """A width's own ladder (`onset_grid.per_width`), or the common one."""
+    return (m["onset_grid"].get("per_width") or {}).get(str(d)) or m["onset_grid"]["n_train"]
+
+
+def _grids(m: dict) -> str:
+    """The ladder in words, per width when the widths' ladders differ."""
+    per = {r["d_model"]: _grid(m, r["d_model"]) for r in m["onset"]}
+    if len({tuple(g) for g in per.values()}) <= 1:
+        return ", ".join(map(str, m["onset_grid"]["n_train"]))
+    return "; ".join(f"d_model {d}: {', '.join(map(str, g))}" for d, g in per.items())
+
+
 def _grid_note(m: dict) -> str:
     """Why slope 1 cannot come from finite ends on this grid, when it cannot (two or more widths)."""
     lim = m["onset_fit"].get("finite_limit")
     if lim is None or lim >= 1:
         return ""
-    g, ps = m["onset_grid"]["n_train"], [r["n_params"] for r in m["onset"]]
-    return (f" On this grid (training sets spanning {g[-1] / g[0]:.2f}x, parameters {max(ps) / min(ps):.2f}x) finite "
+    ps = [r["n_params"] for r in m["onset"]]
+    lo, hi = (_grid(m, r["d_model"]) for r in (min(m["onset"], key=lambda r: r["n_params"]),
+                                                max(m["onset"], key=lambda r: r["n_params"])))
+    return (f" On this grid (training sets spanning {hi[-1] / lo[0]:.2f}x from the smallest width's first size to the "
+            f"largest width's last, parameters {max(ps) / min(ps):.2f}x) finite "
             f"ends give label-bit slopes of at most {lim:.2f}, so slope 1 could be reached only through an open end.")
 
 
@@ -244,7 +260,7 @@ def rows(m: dict) -> list[str]:
         return []
     wd0 = m["weight_decay_ablation"]
     at_mem = ", ".join(fmt(a, ".2f") for a in m["test_acc_at_memorize"])
-    onset = "; ".join(f"d={r['d_model']}: {_onset_short(r, m['onset_grid']['n_train'])}" for r in m["onset"])
+    onset = "; ".join(f"d={r['d_model']}: {_onset_short(r, _grid(m, r['d_model']))}" for r in m["onset"])
     f, g = m["onset_fit"], m["onset_fit_stored"]
     return [
         f"| 02 grokking: step of 99% train / held 99% test accuracy, per seed | {m['memorize_step']} / "
@@ -328,11 +344,11 @@ def describe(m: dict) -> str:
                      f"decay at equal steps: best {e['best_test_acc']:.3f} at step {e['best_step']}, held 99% "
                      f"{_when(e['generalize_step'], wd0['steps'])}")
     half = m["onset_grid"]["half_steps"]
-    lines.append(f"onset grid: widths {m['onset_grid']['d_models']} x n_train {m['onset_grid']['n_train']} x seeds "
+    lines.append(f"onset grid: widths {m['onset_grid']['d_models']} x n_train ({_grids(m)}) x seeds "
                  f"{m['onset_grid']['seeds']}, budget {m['steps']} (and {half}) steps; alpha = {m['alpha']:.3f} from "
                  f"{m['alpha_source']}")
     for r in m["onset"]:
-        lines.append(onset_clause(r, m["steps"], half, m["onset_grid"]["n_train"]) + f"; per seed N*_s {r['seed_n_star']} (None: beyond the grid); "
+        lines.append(onset_clause(r, m["steps"], half, _grid(m, r["d_model"])) + f"; per seed N*_s {r['seed_n_star']} (None: beyond the grid); "
                      f"label bits/param at N* {fmt(r['label_bits_per_param'], '.2f')}, stored bits/param "
                      f"{fmt(r['stored_bits_per_param'], '.2f')}")
         lines.append("  " + ratio_clause(r, m["alpha"]))
@@ -428,8 +444,8 @@ def answer(m: dict) -> str:
     budget = (f" The budget is {mult:.1f}x the slowest classic held-99% step ({m['slowest_generalize_step']:,}); the "
               "issue asks at least 5x." if mult else "")
     onset = ("- **Onset per width** (smallest training set that reaches held 99% test accuracy within "
-             f"{m['steps']:,} steps, {len(m['seeds'])} seeds, grid {', '.join(map(str, m['onset_grid']['n_train']))}): "
-             + "; ".join(onset_clause(r, m["steps"], half, m["onset_grid"]["n_train"]) for r in m["onset"]) + "."
+             f"{m['steps']:,} steps, {len(m['seeds'])} seeds, grid {_grids(m)}): "
+             + "; ".join(onset_clause(r, m["steps"], half, _grid(m, r["d_model"])) for r in m["onset"]) + "."
              + budget + " Every width reached held 99% somewhere on the grid or was left out; that is not the issue's "
              "representability check (generalizing at a large fraction of pairs), which was not run.")
     ratios = "- **Against capacity, per width:** " + "; ".join(ratio_clause(r, m["alpha"]) for r in m["onset"]) + (
