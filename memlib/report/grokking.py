@@ -27,16 +27,19 @@ def _at(s, budget=None) -> str:
     return (f"not within {budget:,} steps" if budget else "not reached") if s is None else f"{s:,}"
 
 
-def _range(lo, hi, unit="") -> str:
-    """'(406, 813]' (an onset's seed range: above the lowest lower bracket end, at most the highest upper end), with
-    open ends written as ≤ / >, or 'open at both ends'."""
+def _open(lo, hi, show) -> str | None:
+    """A range with an open end (None) in words: '≤ hi', '> lo' or 'open at both ends'; None when both are set."""
     if lo is None and hi is None:
         return "open at both ends"
     if lo is None:
-        return f"≤ {hi:,}{unit}"
-    if hi is None:
-        return f"> {lo:,}{unit}"
-    return f"({lo:,}, {hi:,}]{unit}" if lo != hi else f"{lo:,}{unit}"
+        return f"≤ {show(hi)}"
+    return f"> {show(lo)}" if hi is None else None
+
+
+def _range(lo, hi, unit="") -> str:
+    """'(406, 813]' (an onset's seed range: above the lowest lower bracket end, at most the highest upper end), with
+    open ends written as ≤ / >, or 'open at both ends'."""
+    return _open(lo, hi, lambda v: f"{v:,}{unit}") or (f"({lo:,}, {hi:,}]{unit}" if lo != hi else f"{lo:,}{unit}")
 
 
 def _hi(r: dict):
@@ -182,13 +185,8 @@ def regime_sentence(m: dict) -> str:
 
 
 def _range_f(lo, hi) -> str:
-    if lo is None and hi is None:
-        return "open at both ends"
-    if lo is None:
-        return f"≤ {hi:.2f}"
-    if hi is None:
-        return f"> {lo:.2f}"
-    return f"in {lo:.2f}–{hi:.2f}"
+    """A ratio's range: 'in 0.52–0.83', or with an open end as _open writes it."""
+    return _open(lo, hi, lambda v: f"{v:.2f}") or f"in {lo:.2f}–{hi:.2f}"
 
 
 def _slope(f: dict) -> str:
