@@ -30,8 +30,8 @@ DIR_DEPS = ("memlib/engine",)  # listed in dvc.yaml as one directory (hashed wit
 
 # Expected minutes per stage at the laptop scale from an empty run store, measured in one sequential run on the
 # 2-core CPU (README, "Laptop dvc repro"). Stages not listed are seconds.
-STAGE_MINUTES = {  # stage wall times of the 2026-12-01 laptop rerun (03 contended); 02 with its whole stage
-    "capacity_ablation": 31.0, "capacity": 17.7, "grokking": 26.7, "text_data": 0.3, "text_generalization": 40.8,
+STAGE_MINUTES = {  # stage wall times of the 2026-12-01 laptop rerun (03 contended); 02 timed alone on 2026-12-02
+    "capacity_ablation": 31.0, "capacity": 17.7, "grokking": 19.9, "text_data": 0.3, "text_generalization": 40.8,
     "extraction": 8.8, "mia_scaling_law": 23.8, "data_diet": 15.6, "unlearning": 10.8, "pruning": 20.3,
 }
 
