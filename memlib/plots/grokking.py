@@ -11,9 +11,9 @@ from matplotlib.ticker import NullFormatter
 def grokking_curves(df, ys=("train_acc", "test_acc"), hue="seed", title="Train (solid) and test (dashed) accuracy"):
     """Metrics against step (log axis), one line per run; solid train, dashed test."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for (h, wd), g in df.groupby([hue, "weight_decay"]):
-        for y, ls in zip(ys, ("-", "--")):
-            ax.plot(g.step, g[y], ls=ls, label=f"{y} ({hue} {h}, wd {wd:g})", lw=1.2)
+    for i, ((h, wd), g) in enumerate(df.groupby([hue, "weight_decay"])):
+        for y, ls in zip(ys, ("-", "--")):  # one colour per run: its train and test curves match
+            ax.plot(g.step, g[y], ls=ls, color=f"C{i}", label=f"{y} ({hue} {h}, wd {wd:g})", lw=1.2)
     ax.set(xscale="log", xlabel="step", ylabel=" / ".join(ys), title=title)
     ax.legend(fontsize=7, ncol=2)
     return fig
@@ -50,12 +50,14 @@ def norm_plot(df):
     return fig
 
 
-def onset_plot(table, rows, alpha: float, p: int, steps: int):
+def onset_plot(table, rows, alpha: float, p: int, steps: int, regime=None):
     """Left: share of seeds that generalized within the budget (solid) and half of it (dashed) against the
     training-set size, per width. Right: each width's onset N* with its seed range against parameters (log-log);
     an arrow marks an open end (censored, or the lower end of a budget-unstable width, dotted), a hollow marker a
     width left out of the fit; an upper end capped at the pairs that exist ends in an arrow on the "all pairs" line
-    (p^2 - 1, dotted grey); the dashed line is dataset bits = capacity (N*·log2 p = α·params), slope 1."""
+    (p^2 - 1, dotted grey); the dashed line is dataset bits = capacity (N*·log2 p = α·params), slope 1; a cross
+    marks, for each width measured in this notebook's regime (`regime`), the N* where label bits reach the capacity
+    measured there."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     grid = sorted(table.n_train.unique())
     for i, (d, g) in enumerate(table.groupby("d_model")):
@@ -88,6 +90,10 @@ def onset_plot(table, rows, alpha: float, p: int, steps: int):
             b.annotate("", (x, hi), (x, hi / 1.3), arrowprops=dict(arrowstyle="->", color=c))
     xs = np.geomspace(min(r["n_params"] for r in rows) / 1.5, max(r["n_params"] for r in rows) * 1.5, 20)
     b.plot(xs, alpha * xs / math.log2(p), "k--", lw=1, label=f"N*·log2 p = α·params (α = {alpha:.2f})")
+    for c in regime or []:
+        b.plot(c["n_params"], c["capacity_bits"] / math.log2(p), "kx", ms=9, mew=2,
+               label=f"label bits = capacity measured here (d_model {c['d_model']}"
+               + (", a lower bound)" if c["lower_bound"] else ")"))
     pairs = rows[0].get("all_pairs", p * p - 1)
     b.axhline(pairs, color="grey", ls=":", lw=1, label=f"all pairs ({pairs:,}): no N* above")
     b.set(xscale="log", yscale="log", xlabel="parameters", ylabel="onset N* (training pairs)",
@@ -97,24 +103,24 @@ def onset_plot(table, rows, alpha: float, p: int, steps: int):
     return fig
 
 
-def capacity_plot(capacity, regime, alpha: float, p: int):
-    """Bits stored about random training labels against the number of pairs, per width (a marker per seed, the line
-    through the medians), at the budget B (solid) and B/2 (hollow); the labels' own bits n·log2 p (dotted: all of
-    them stored), α·params from notebook 01 (dashed) and the capacity read off these runs (solid thin line)."""
+def capacity_plot(df, regime, alpha: float, p: int, steps: int):
+    """Bits stored about random training labels against step, one line per random-label run (net of the held-out
+    floor, as the capacity is read; thin: without that correction), with the capacity read at B and at B/2 (the
+    medians over their last evaluations, markers), α·params from notebook 01 (dashed) and the labels' own bits
+    n·log2 p (dotted: all of them stored)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for i, (d, g) in enumerate(capacity.groupby("d_model")):
+    for i, ((d, n, s), g) in enumerate(df.groupby(["d_model", "n_train", "seed"])):
         c = f"C{i}"
-        med = g.groupby("n_train")[["stored_bits", "stored_bits_half"]].median()
-        ax.plot(med.index, med.stored_bits, "-", color=c, lw=1.2)
-        ax.plot(g.n_train, g.stored_bits, "o", color=c, label=f"d_model {d}: stored at B")
-        ax.plot(g.n_train, g.stored_bits_half, "o", color=c, mfc="none", label=f"d_model {d}: stored at B/2")
-        r = next(x for x in regime if x["d_model"] == d)
-        ax.axhline(alpha * r["n_params"], color=c, ls="--", lw=1, label=f"α·params (notebook 01, α = {alpha:.2f})")
-        ax.axhline(r["capacity_bits"], color=c, lw=0.8,
-                   label="capacity here" + (" (a lower bound)" if r["lower_bound"] else ""))
-    ns = np.array(sorted(capacity.n_train.unique()))
-    ax.plot(ns, ns * math.log2(p), "k:", lw=1, label="all label bits (n·log2 p)")
-    ax.set(xlabel="training pairs n (random labels)", ylabel="bits stored about the training labels",
-           ylim=(0, None), title="Capacity with weight decay, in this notebook's optimiser and budget")
+        ax.plot(g.step, g.mem_bits - n * g.heldout_known_bits, color=c, lw=1.2,
+                label=f"d_model {d}, {n:,} pairs, seed {s}")
+        ax.plot(g.step, g.mem_bits, color=c, lw=0.6, alpha=0.6, label="  without the held-out correction")
+        ax.axhline(n * math.log2(p), color=c, ls=":", lw=1, label=f"  all its labels' bits ({n:,}·log2 {p})")
+    for i, r in enumerate(regime):
+        c = f"C{i}"
+        ax.plot([steps // 2, steps], [r["capacity_bits_half"], r["capacity_bits"]], "o", color=c, ms=7,
+                label=f"  read at B/2 and B: {r['capacity_bits_half']:,.0f}, {r['capacity_bits']:,.0f} bits")
+        ax.axhline(alpha * r["n_params"], color=c, ls="--", lw=1, label=f"  α·params (notebook 01, α = {alpha:.2f})")
+    ax.set(xlabel="step", ylabel="bits stored about the training labels", ylim=(0, None),
+           title="Random labels: what a model stores with weight decay 1 in this notebook's budget")
     ax.legend(fontsize=7)
     return fig

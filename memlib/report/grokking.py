@@ -82,23 +82,40 @@ def _norms(ns: list[dict]) -> str:
     return "; ".join(f"seed {n['seed']} {v}" for n, v in zip(ns, verbs)) + f" ({nums})"
 
 
+def _norm_vs_generalization(m: dict) -> str:
+    """Whether the decayed norm's largest fall comes with generalizing: the seed with the largest fall from its peak,
+    and whether it reached held 99% within the budget."""
+    ns, gen = m["decayed_norm"], {s["seed"]: s["generalize_step"] for s in m["per_seed"]}
+    if len(ns) < 2:
+        return ""
+    big = min(ns, key=lambda n: n["final"] / n["peak"])
+    fall = big["final"] / big["peak"] - 1
+    if fall > -FLAT or gen.get(big["seed"]) is not None:
+        return ""
+    return (f" The largest fall ({100 * fall:+.0f}%) is in seed {big['seed']}, which did not reach held 99% within the "
+            "budget: here the fall does not go with generalizing.").replace("-", "−")
+
+
 def onset_clause(r: dict, steps: int, half: int, grid: list) -> str:
     """One width's onset in words: N* and its seed range (an open upper end capped at the pairs that exist),
     right-censored seeds, the budget state (stable / still rising / unstable), representability."""
     head = f"d_model {r['d_model']} ({r['n_params']:,} params): "
     cens = r.get("seeds_censored", 0)
     rng = _seed_range(r)
+    state = r.get("budget", "stable" if r["budget_stable"] else "unstable")
     if r["censored"] == "right":
         body = (f"N* > {grid[-1]:,} pairs (right-censored: in most seeds the grid's largest training set did not "
                 f"reach held 99% test accuracy within {steps:,} steps, which does not show that it cannot)")
     elif r["censored"] == "left":
         body = f"N* ≤ {r['n_star']:,} pairs (left-censored: held 99% at every grid point), seed range {rng}"
-    else:
+    elif state == "stable":
         body = f"N* = {r['n_star']:,} pairs, seed range {rng}"
+    else:  # an upper bound: the brackets' lower ends bound nothing once the budget grows
+        body = (f"N* ≤ {r['n_star']:,} pairs (budget-limited; its seeds' brackets at {steps:,} steps: {rng}, whose "
+                "lower ends would not hold with a longer budget)")
     if cens and r["censored"] != "right":
         body += (f"; {cens} of {len(r['seed_n_star'])} seeds right-censored (not within "
                  f"{steps:,} steps even at {grid[-1]:,} pairs)")
-    state = r.get("budget", "stable" if r["budget_stable"] else "unstable")
     if state == "stable":
         body += f"; the same at {half:,} steps, and the runs below it had stopped rising"
     elif state == "still rising":
@@ -128,9 +145,14 @@ def ratio_clause(r: dict, alpha: float) -> str:
         rng += f", r*_stored {r['ratio_stored']:.2f}"
     if not r["representable"]:
         return f"d_model {r['d_model']}: left out ({rng})"
+    if r.get("regime_capacity_bits") is not None:
+        return (f"d_model {r['d_model']}: against {CAPACITY} {rng} (α = {alpha:.2f}), not comparable with this "
+                "notebook's regime: its capacity measured here decides (below)")
     if r.get("untestable"):
-        return (f"d_model {r['d_model']}: untestable at this p: even all {r['all_pairs']:,} pairs hold fewer label bits "
-                f"than {CAPACITY}, so r* ≤ {r['ratio_all_pairs']:.2f} whatever N* ({rng}, α = {alpha:.2f})")
+        return (f"d_model {r['d_model']}: untestable at this p if α ≥ {r['alpha_untestable_above']:.2f}: at "
+                f"{CAPACITY} even all {r['all_pairs']:,} pairs hold fewer label bits, so r* ≤ "
+                f"{r['ratio_all_pairs']:.2f} whatever N* ({rng}, α = {alpha:.2f}); with weight decay a model may store "
+                "less (see this notebook's regime below), so this is not settled either")
     if r["ratio_high"] is not None and r["ratio_high"] < 1:
         return (f"d_model {r['d_model']}: reaches held 99% test accuracy within the budget before its training labels' "
                 f"bits reach {CAPACITY} ({rng}, α = {alpha:.2f})")
@@ -138,6 +160,22 @@ def ratio_clause(r: dict, alpha: float) -> str:
         return (f"d_model {r['d_model']}: reaches held 99% test accuracy only once label bits exceed {CAPACITY} "
                 f"({rng}); label bits overstate what must be stored, so this does not show stored bits reaching capacity")
     return f"d_model {r['d_model']}: {rng} includes 1 or is open: where it sits against capacity is {NOT_SETTLED}"
+
+
+def regime_verdict(r: dict) -> str | None:
+    """Where a width's onset sits against the capacity measured in this regime: "against" (its upper end below that
+    capacity read at B and at B/2), "below at B only" (not settled: these runs generalize between B/2 and B), "as
+    predicted" (its lower end at or above a capacity that is not a lower bound) or "not settled"; None unmeasured."""
+    hi, hh = r.get("ratio_regime_high"), r.get("ratio_regime_high_half_budget")
+    if hi is None:
+        return None
+    if hi < 1 and (hh is None or hh < 1):
+        return "against"
+    if hi < 1:
+        return "below at B only"
+    if r["ratio_regime_low"] is not None and r["ratio_regime_low"] >= 1 and not r["regime_lower_bound"]:
+        return "as predicted"
+    return "not settled"
 
 
 def regime_sentence(m: dict) -> str:
@@ -151,9 +189,12 @@ def regime_sentence(m: dict) -> str:
     for c in rc["widths"]:
         r = by.get(c["d_model"])
         bound = f" (a lower bound: {c['why']})" if c["lower_bound"] else ""
-        head = (f"d_model {c['d_model']} stores at most {c['capacity_bits']:,.0f} bits of random labels "
-                f"({c['bits_per_param']:.2f} bits/param, at {c['n_train']:,} pairs; seed range {c['ci_low']:,.0f}–"
-                f"{c['ci_high']:,.0f}){bound}, against α·params = {m['alpha'] * c['n_params']:,.0f} from notebook 01")
+        seeds = (f"seed range {c['ci_low']:,.0f}–{c['ci_high']:,.0f}" if len(rc["seeds"]) > 1
+                 else "1 seed: no interval")
+        verb = "stores at least" if c["lower_bound"] else "stores"
+        head = (f"d_model {c['d_model']} {verb} {c['capacity_bits']:,.0f} bits of random labels "
+                f"({c['bits_per_param']:.2f} bits/param, at {c['n_train']:,} pairs; {seeds}){bound}, against "
+                f"α·params = {m['alpha'] * c['n_params']:,.0f} from notebook 01")
         if r is None or r.get("ratio_regime_high") is None:
             parts.append(head)
             continue
@@ -162,19 +203,24 @@ def regime_sentence(m: dict) -> str:
         hh = r.get("ratio_regime_high_half_budget")
         half = ("" if hh is None else f"; against what it stores by {rc['steps'] // 2:,} steps "
                 f"({c['capacity_bits_half']:,.0f} bits) the upper end is {hh:.2f}")
-        if r["ratio_regime_high"] < 1 and (hh is None or hh < 1):
+        v = regime_verdict(r)
+        if v == "against":
             verdict = (f"so it reaches held 99% test accuracy while its training labels hold fewer bits than it can "
                        f"store here (N*·log2 p / capacity {rng}{', an upper bound' if upper else ''}{half}): against "
                        "generalization beginning only where dataset bits reach capacity")
-        elif r["ratio_regime_high"] < 1:
+        elif v == "below at B only":
             verdict = (f"N*·log2 p / capacity {rng}{', an upper bound' if upper else ''}{half}: below the capacity "
                        "stored by the end of the budget, but not below what is stored by the steps at which these "
                        f"runs generalize, so where the onset sits against capacity is {NOT_SETTLED}")
-        elif r["ratio_regime_low"] is not None and r["ratio_regime_low"] >= 1 and not r["regime_lower_bound"]:
+        elif v == "as predicted":
             verdict = (f"so it reaches held 99% only once its labels' bits exceed what it can store here "
                        f"(N*·log2 p / capacity {rng}), as the hypothesis predicts")
         else:
             verdict = f"N*·log2 p / capacity {rng}: where the onset sits against it is {NOT_SETTLED}"
+        if r.get("ratio_regime_stored") is not None:
+            verdict += (f". In stored bits (the onset runs' own, the control's estimator) the onset holds "
+                        f"{r['ratio_regime_stored']:.2f} of that capacity (at most "
+                        f"{r['ratio_regime_stored_high']:.2f} over the runs in its seed range)")
         parts.append(f"{head}; {verdict}")
     unmeasured = [r["d_model"] for r in m["onset"] if r.get("regime_capacity_bits") is None]
     tail = (f" Width{'s' if len(unmeasured) > 1 else ''} {', '.join(map(str, unmeasured))} not measured in this regime "
@@ -213,16 +259,20 @@ def _grids(m: dict) -> str:
 
 
 def _grid_note(m: dict) -> str:
-    """Why slope 1 cannot come from finite ends on this grid, when it cannot (two or more widths)."""
+    """Why slope 1 cannot come from finite ends on this grid, when it cannot (two or more widths), and what the full
+    ladder would have allowed where each width's ladder was cut."""
     lim = m["onset_fit"].get("finite_limit")
     if lim is None or lim >= 1:
         return ""
     ps = [r["n_params"] for r in m["onset"]]
     lo, hi = (_grid(m, r["d_model"]) for r in (min(m["onset"], key=lambda r: r["n_params"]),
                                                 max(m["onset"], key=lambda r: r["n_params"])))
+    full = m["onset_fit"].get("finite_limit_full_ladder")
+    cut = (f"; starting each width's ladder below its first failure lowered this from {full:.2f} (the full ladder "
+           f"from {m['onset_grid']['n_train'][0]:,})" if full is not None and full > lim + 1e-9 else "")
     return (f" On this grid (training sets spanning {hi[-1] / lo[0]:.2f}x from the smallest width's first size to the "
-            f"largest width's last, parameters {max(ps) / min(ps):.2f}x) finite "
-            f"ends give label-bit slopes of at most {lim:.2f}, so slope 1 could be reached only through an open end.")
+            f"largest width's last, parameters {max(ps) / min(ps):.2f}x) finite ends give label-bit slopes of at most "
+            f"{lim:.2f}, so slope 1 could be reached only through an open end{cut}.")
 
 
 def fit_sentence(m: dict) -> str:
@@ -244,6 +294,10 @@ def fit_sentence(m: dict) -> str:
     else:  # open_upper: a bound from below only
         head = f"**The onset grows with size, but slope 1 is not tested:** {f['verdict']};"
         tail = "excludes 0 but whose upper end is open (a censored, capped or budget-unstable width)"
+    lim = f.get("finite_limit")
+    if lim is not None and lim < 1 and f["verdict"] != "inconsistent":
+        head = (f"**Slope 1 cannot be confirmed on this grid** (finite ends give label-bit slopes of at most {lim:.2f}, "
+                f"so only 'inconsistent' or an open range can come out): {f['verdict']};")
     two = (" With two widths the slope is a two-point ratio: one grid step (a factor "
            f"{m['onset_grid']['n_train'][1] / m['onset_grid']['n_train'][0]:.2f}) at one width moves it by "
            f"{math.log(m['onset_grid']['n_train'][1] / m['onset_grid']['n_train'][0]) / math.log(max(r['n_params'] for r in m['onset']) / min(r['n_params'] for r in m['onset'])):.2f}."
@@ -286,7 +340,11 @@ def _regime_ratio(m: dict, d: int) -> str:
     r = next((x for x in m["onset"] if x["d_model"] == d), None)
     if r is None or r.get("ratio_regime_high") is None:
         return ""
-    return f", ratio {_range_f(r['ratio_regime_low'], r['ratio_regime_high'])}"
+    hh = r.get("ratio_regime_high_half_budget")
+    v = regime_verdict(r)
+    word = {"against": "before capacity", "as predicted": "at capacity, as predicted"}.get(v, NOT_SETTLED)
+    return (f", N*·log2 p / capacity {_range_f(r['ratio_regime_low'], r['ratio_regime_high'])}"
+            + ("" if hh is None else f" (against B/2's: ≤ {hh:.2f})") + f": {word}")
 
 
 def _onset_short(r: dict, grid: list) -> str:
@@ -294,11 +352,11 @@ def _onset_short(r: dict, grid: list) -> str:
         s = f"> {grid[-1]:,} (censored)"
     elif r["censored"] == "left":
         s = f"≤ {r['n_star']:,} (censored)"
-    else:
-        s = f"{r['n_star']:,} in {_seed_range(r)}"
     state = r.get("budget", "stable" if r["budget_stable"] else "unstable")
+    if r["censored"] not in ("right", "left"):
+        s = (f"{r['n_star']:,} in {_seed_range(r)}" if state == "stable"
+             else f"≤ {r['n_star']:,} (budget {state}; brackets at B: {_seed_range(r)})")
     return (s + (f", {r['seeds_censored']} of {len(r['seed_n_star'])} seeds censored" if r.get("seeds_censored") and r["censored"] != "right" else "")
-            + ("" if state == "stable" else f", budget {state}: an upper bound")
             + (", untestable at this p" if r.get("untestable") else "") + ("" if r["representable"] else ", excluded"))
 
 
@@ -346,7 +404,10 @@ def describe(m: dict) -> str:
                  f"{m['onset_grid']['seeds']}, budget {m['steps']} (and {half}) steps; alpha = {m['alpha']:.3f} from "
                  f"{m['alpha_source']}")
     for r in m["onset"]:
-        lines.append(onset_clause(r, m["steps"], half, _grid(m, r["d_model"])) + f"; per seed N*_s {r['seed_n_star']} (None: beyond the grid); "
+        first = ("" if r.get("first_size_best_test") is None else
+                 f"; at its ladder's first size ({r['first_size']:,}) the best test accuracy was "
+                 f"{r['first_size_best_test']:.3f}")
+        lines.append(onset_clause(r, m["steps"], half, _grid(m, r["d_model"])) + first + f"; per seed N*_s {r['seed_n_star']} (None: beyond the grid); "
                      f"label bits/param at N* {fmt(r['label_bits_per_param'], '.2f')}, stored bits/param "
                      f"{fmt(r['stored_bits_per_param'], '.2f')}")
         lines.append("  " + ratio_clause(r, m["alpha"]))
@@ -437,10 +498,13 @@ def answer(m: dict) -> str:
     norm = (f"- **Weight norm:** the norm of the weights weight decay acts on (matrices and embeddings) "
             f"{_norms(m['decayed_norm'])}; without weight decay it {_norms(m['weight_decay_ablation']['decayed_norm'])}. "
             f"Runs stop soon after they generalize, so a later fall is not observed; a move of more than {100 * FLAT:.0f}% "
-            "counts as a rise or fall.")
+            "counts as a rise or fall." + _norm_vs_generalization(m))
     mult = m.get("budget_multiple")
-    budget = (f" The budget is {mult:.1f}x the slowest classic held-99% step ({m['slowest_generalize_step']:,}); the "
-              "issue asks at least 5x." if mult else "")
+    cens = m.get("classic_seeds_censored") or []
+    budget = (f" The budget is {mult:.1f}x the slowest classic seed that reached held 99% "
+              f"({m['slowest_generalize_step']:,} steps)"
+              + (f"; seed{'s' if len(cens) > 1 else ''} {', '.join(map(str, cens))} did not within the budget" if cens else "")
+              + "; the issue asks at least 5x." if mult else "")
     onset = ("- **Onset per width** (smallest training set that reaches held 99% test accuracy within "
              f"{m['steps']:,} steps, {len(m['seeds'])} seeds, grid {_grids(m)}): "
              + "; ".join(onset_clause(r, m["steps"], half, _grid(m, r["d_model"])) for r in m["onset"]) + "."
