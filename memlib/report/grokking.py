@@ -357,7 +357,7 @@ def _onset_short(r: dict, grid: list) -> str:
         s = (f"{r['n_star']:,} in {_seed_range(r)}" if state == "stable"
              else f"≤ {r['n_star']:,} (budget {state}; brackets at B: {_seed_range(r)})")
     return (s + (f", {r['seeds_censored']} of {len(r['seed_n_star'])} seeds censored" if r.get("seeds_censored") and r["censored"] != "right" else "")
-            + (", untestable at this p" if r.get("untestable") else "") + ("" if r["representable"] else ", excluded"))
+            + (f", untestable at this p if α ≥ {r['alpha_untestable_above']:.2f}" if r.get("untestable") else "") + ("" if r["representable"] else ", excluded"))
 
 
 def _when(s, budget) -> str:
