@@ -156,13 +156,22 @@ def test_grokking_smoke_run_writes_metrics(tmp_path):
     assert r16["ratio_low"] is None and r16["gain_below"] >= 0.01
     for f in (m["onset_fit"], m["onset_fit_stored"]):
         assert (f["n_widths"], f["slope"], f["verdict"]) == (0, None, "not settled at this scale")
-    st = m["stops"]  # the weight-decay runs stop on their target or their budget; weight decay 0: a fixed budget
-    assert (st["n_runs"], st["by_reason"]) == (5, {"max_steps": 4, "steps": 1})
+    st = m["stops"]  # weight-decay runs stop on their target or budget; weight decay 0 and random labels: a fixed budget
+    assert (st["n_runs"], st["by_reason"]) == (7, {"max_steps": 4, "steps": 3})
+    rc = m["regime_capacity"]  # random labels at d 8 on 60 and 100 pairs: the larger stores more, still gaining
+    assert [r["stored_bits"] for r in rc["runs"]] == pytest.approx([35.1536, 45.245], rel=1e-5)
+    assert [r["stored_bits_raw"] for r in rc["runs"]] == pytest.approx([62.6971, 75.33], rel=1e-5)  # before the floor
+    (c,) = rc["widths"]
+    assert (c["d_model"], c["n_train"], c["lower_bound"]) == (8, 100, True) and "still gaining" in c["why"]
+    assert (c["capacity_bits"], c["capacity_bits_half"]) == pytest.approx((45.245, 9.90864), rel=1e-5)
+    assert r8["ratio_regime_high"] == pytest.approx(120 * math.log2(11) / 45.245, rel=1e-5)  # the all-pairs cap
+    assert m["onset"][1]["ratio_regime_high"] is None  # d 16: not measured in this regime at smoke
+    assert m["classic_seeds_censored"] == [0]
     a = words.answer(m)
     assert "No held 99% test accuracy within 300 steps" in a and "not settled at this scale" in a and "never" not in a
     assert "N* > 60 pairs (right-censored" in a and "left out of the fit" in a
     assert m["training"]["wall_s"] > 0
-    for name in ("curves", "no_wd", "loss", "norm", "onset"):
+    for name in ("curves", "no_wd", "loss", "norm", "onset", "capacity"):
         assert figure(f"02_grokking_{name}") > 10_000
 
 
