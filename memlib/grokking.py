@@ -229,15 +229,15 @@ class GrokConfig(Experiment):
     def model(self, d_model: int) -> GrokGPTConfig:
         return GrokGPTConfig(vocab_size=self.p, seq_len=3, n_layer=self.n_layer, d_model=d_model)
 
-    def train_config(self, weight_decay: float) -> TrainConfig:
+    def train_config(self, weight_decay: float, fixed_steps: int | None = None) -> TrainConfig:
         """Full-batch AdamW at constant learning rate after warmup (so a history up to step s is what a budget of s
         steps gives). With weight decay: until test accuracy holds `target` for `hold` evaluations, or `steps`;
-        without: a fixed `ablation_steps`."""
+        without: a fixed `ablation_steps`; with `fixed_steps`: exactly that many, whatever the weight decay."""
         common = dict(lr=self.lr, weight_decay=weight_decay, betas=self.betas, warmup=self.warmup,
                       batch_size=self.p * self.p, eval_every=self.eval_every, decay_frac=0.0)
-        if weight_decay:
+        if weight_decay and fixed_steps is None:
             return TrainConfig(**common, stop="target", target=self.target, patience=self.hold, max_steps=self.steps)
-        return TrainConfig(**common, stop="steps", max_steps=self.ablation_steps)
+        return TrainConfig(**common, stop="steps", max_steps=fixed_steps or self.ablation_steps)
 
     def run(self, d_model: int, n_train: int, seed: int, weight_decay: float | None = None) -> Run:
         wd = self.weight_decay if weight_decay is None else weight_decay
@@ -261,7 +261,7 @@ class GrokConfig(Experiment):
     def capacity_runs(self) -> list[Run]:
         """Random labels (RandomLabels) with this notebook's optimiser and weight decay for the whole budget B (no
         target to stop at): capacity_d_models x capacity_n_train x capacity_seeds."""
-        train = self.train_config(self.weight_decay).replace(stop="steps", target=0.0, patience=4)
+        train = self.train_config(self.weight_decay, fixed_steps=self.steps)
         return [Run(model=self.model(d), data=RandomLabels(self.p, n, s), train=train, seed=s)
                 for d in self.capacity_d_models for n in self.capacity_n_train for s in self.capacity_seeds]
 
@@ -295,9 +295,15 @@ def generalize_step(history, hold: int, threshold: float = 0.99, until: int | No
     return None
 
 
+def entry_at(history, step):
+    """The logged evaluation of `step` (None if step is None)."""
+    return None if step is None else next(h for h in history if h["step"] == step)
+
+
 def at_step(history, step, key):
     """history[key] at the evaluation of `step` (None if step is None)."""
-    return None if step is None else next(h[key] for h in history if h["step"] == step)
+    e = entry_at(history, step)
+    return None if e is None else e[key]
 
 
 def best_test(history, until: int | None = None) -> dict:
@@ -323,13 +329,19 @@ def train_dips(history, memorize_step) -> dict:
 
 
 def curves(runs, results) -> pd.DataFrame:
-    """Long table of every logged step of every run."""
+    """Long table of every logged step of every run, with its stored bits (`stored_bits`)."""
     rows = []
     for r, m in zip(runs, results):
         for h in m["history"]:
             rows.append(dict(seed=r.seed, weight_decay=r.train.weight_decay, d_model=r.model.d_model,
-                             n_train=r.data.n_train, **h))
+                             n_train=r.data.n_train, **h, stored_bits=stored_bits(h, r.data.n_train)))
     return pd.DataFrame(rows)
+
+
+def stored_bits(entry, n: int) -> float:
+    """Bits a model holds about its n training pairs beyond what it knows of unseen ones, at one logged evaluation:
+    notebook 01's clipped estimator on the training pairs (mem_bits) minus n times its mean on held-out pairs."""
+    return entry["mem_bits"] - n * entry["heldout_known_bits"]
 
 
 def run_table(runs, results, cfg: GrokConfig) -> pd.DataFrame:
@@ -343,7 +355,6 @@ def run_table(runs, results, cfg: GrokConfig) -> pd.DataFrame:
     for r, m in zip(runs, results):
         h, budget = m["history"], r.train.max_steps
         mem = first_step(h, "train_acc")
-        known = at_step(h, mem, "heldout_known_bits")
         rows.append(dict(d_model=r.model.d_model, n_params=m["n_params"], n_train=r.data.n_train, seed=r.seed,
                          weight_decay=r.train.weight_decay, steps=m["steps"], budget=budget,
                          stop_reason=m["stop_reason"], memorize_step=mem,
@@ -356,7 +367,7 @@ def run_table(runs, results, cfg: GrokConfig) -> pd.DataFrame:
                          gain_last_doubling=m["gain_last_doubling"],
                          test_acc_at_memorize=at_step(h, mem, "test_acc"),
                          **train_dips(h, mem),
-                         stored_bits=None if mem is None else at_step(h, mem, "mem_bits") - r.data.n_train * known))
+                         stored_bits=None if mem is None else stored_bits(entry_at(h, mem), r.data.n_train)))
     return pd.DataFrame(rows)
 
 
@@ -369,8 +380,8 @@ def stored_at(history, step: int, n: int, evals: int = READ_EVALS) -> tuple[floa
     it of mem_bits minus n_train times the mean clipped bits on held-out pairs (run_table's estimator: with random
     labels the held-out term is the clipped estimator's noise floor, nothing learnable), and of mem_bits alone."""
     window = [e for e in history if e["step"] <= step][-evals:]
-    stored = [e["mem_bits"] - n * e["heldout_known_bits"] for e in window]
-    return float(np.median(stored)), float(np.median([e["mem_bits"] for e in window]))
+    return (float(np.median([stored_bits(e, n) for e in window])),
+            float(np.median([e["mem_bits"] for e in window])))
 
 
 def capacity_table(runs, results, cfg: GrokConfig) -> pd.DataFrame:
@@ -472,7 +483,8 @@ def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float, regime: list[dict]
         state = ("unstable" if at_b != at_half else
                  "still rising" if gain_below is not None and gain_below >= SATURATION_GAIN else "stable")
         capped = at_b["ci_high"] is None
-        ratio = lambda n, f=math.log2(cfg.p): None if n is None or f is None else n * f / (alpha * n_params)
+        over = lambda n, bits, f=math.log2(cfg.p): None if n is None or f is None or not bits else n * f / bits
+        ratio = lambda n, f=math.log2(cfg.p): over(n, alpha * n_params, f)
         n_gen = sum(bool(w[w.seed == s].generalize_step.notna().any()) for s in cfg.seeds)
         rows.append({"d_model": int(d), "n_params": n_params, **at_b,
                      "ci_high": cap if capped else at_b["ci_high"], "ci_high_capped": capped, "all_pairs": cap,
@@ -495,12 +507,11 @@ def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float, regime: list[dict]
                      "ratio_stored": ratio(at_b["n_star"], b),
                      "ratio_all_pairs": ratio(cap), "untestable": ratio(cap) < 1})
         rows[-1].update({"alpha_untestable_above": cap * math.log2(cfg.p) / n_params,  # alpha above which untestable
-                         "first_size": int(grid[0]), "first_size_best_test": float(w[w.n_train == grid[0]].best_test_acc.max())
-                         if "best_test_acc" in w else None})
+                         "grid": [int(n) for n in grid], "first_size": int(grid[0]),
+                         "first_size_best_test": float(w[w.n_train == grid[0]].best_test_acc.max())})
         c = by_width.get(int(d))
-        per_c = lambda n: None if n is None or c is None else n * math.log2(cfg.p) / c["capacity_bits"]
-        per_half = lambda n: None if n is None or c is None or not c.get("capacity_bits_half") else \
-            n * math.log2(cfg.p) / c["capacity_bits_half"]
+        per_c = lambda n: None if c is None else over(n, c["capacity_bits"])
+        per_half = lambda n: None if c is None else over(n, c.get("capacity_bits_half"))
         rows[-1].update({"regime_capacity_bits": None if c is None else c["capacity_bits"],
                          "ratio_regime_high_half_budget": per_half(cap if capped else at_b["ci_high"]),
                          "regime_lower_bound": None if c is None else c["lower_bound"],
@@ -509,9 +520,9 @@ def onset(table: pd.DataFrame, cfg: GrokConfig, alpha: float, regime: list[dict]
                          "ratio_regime_high": per_c(cap if capped else at_b["ci_high"]),
                          # the onset's own stored bits (same estimator as the control's) over the control's capacity
                          "ratio_regime_stored": None if c is None or b is None or at_b["n_star"] is None
-                         else at_b["n_star"] * b / c["capacity_bits"],
+                         else over(at_b["n_star"], c["capacity_bits"], b),
                          "ratio_regime_stored_high": None if c is None or not span_pp
-                         else (cap if capped else at_b["ci_high"]) * max(span_pp) / c["capacity_bits"]})
+                         else over(cap if capped else at_b["ci_high"], c["capacity_bits"], max(span_pp))})
     return rows
 
 
@@ -662,8 +673,6 @@ def summarize(cfg: GrokConfig, res: GrokResult) -> dict:
     """The notebook's metrics: the classic runs (memorization, generalization, norms), weight decay 0 against
     weight decay at equal steps, the onset per width and its fit against parameters in label and stored bits."""
     regime = regime_capacity(res.capacity)
-    wd = res.table[res.table.weight_decay == cfg.weight_decay]  # each width's ladder as run (the fit's own grid)
-    grids = {int(d): sorted(int(n) for n in g.n_train.unique()) for d, g in wd.groupby("d_model")}
     steps, rows = per_seed(classic(res.table, cfg)), onset(res.table, cfg, res.alpha, regime)
     abl = res.ablation.sort_values("seed")
     norms = [n for n in res.norms if n["weight_decay"] == cfg.weight_decay]
@@ -694,11 +703,11 @@ def summarize(cfg: GrokConfig, res: GrokResult) -> dict:
                             "seeds": list(cfg.capacity_seeds), "steps": cfg.steps, "widths": regime,
                             "runs": [] if res.capacity is None else res.capacity.to_dict("records")},
         "onset_grid": {"d_models": list(cfg.onset_d_models), "n_train": list(cfg.onset_n_train),
-                       "per_width": {str(d): g for d, g in grids.items()},
+                       "per_width": {str(r["d_model"]): r["grid"] for r in rows},  # each width's ladder as run
                        "seeds": list(cfg.seeds), "steps": cfg.steps, "half_steps": cfg.steps // 2},
         "onset": rows,
         "onset_fit": {**onset_fit(rows, "label", cfg.p),
-                      "finite_limit": finite_slope_limit([grids[r["d_model"]] for r in rows], [r["n_params"] for r in rows])
+                      "finite_limit": finite_slope_limit([r["grid"] for r in rows], [r["n_params"] for r in rows])
                       if len(rows) >= 2 else None,
                       # the same on the full ladder (every width from onset_n_train's first size)
                       "finite_limit_full_ladder": finite_slope_limit(cfg.onset_n_train, [r["n_params"] for r in rows])

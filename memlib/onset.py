@@ -83,7 +83,5 @@ def finite_slope_limit(grids, params) -> float:
     """The largest slope any box of finite grid ends can give: each width below the mean log size at its own grid's
     first point, each above at its last (label bits, two widths or more; `grids` one grid per width, or one grid
     for all). Below 1, 'consistent' cannot come from finite ends."""
-    x = np.log(np.asarray(params, dtype=float))
-    w = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
-    per = grids if grids and isinstance(grids[0], (list, tuple)) else [grids] * len(w)
-    return float(sum(wi * math.log(g[-1] if wi > 0 else g[0]) for wi, g in zip(w, per)))
+    per = grids if grids and isinstance(grids[0], (list, tuple)) else [grids] * len(params)
+    return float(slope_interval(params, [g[0] for g in per], [g[-1] for g in per])[1])

@@ -116,7 +116,8 @@ def _table(pattern: dict, half: dict | None = None, params={16: 4320, 32: 14784}
                 rows.append(dict(d_model=d, n_params=params[d], n_train=n, seed=s, weight_decay=1.0,
                                  generalize_step=1000 if first is not None and n >= first else None,
                                  generalize_step_half=1000 if first_half is not None and n >= first_half else None,
-                                 stored_bits=per_pair(d, n) * n, gain_last_doubling=gain))
+                                 stored_bits=per_pair(d, n) * n, gain_last_doubling=gain,
+                                 best_test_acc=1.0 if first is not None and n >= first else 0.5))
     return pd.DataFrame(rows)
 
 

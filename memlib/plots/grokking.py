@@ -111,7 +111,7 @@ def capacity_plot(df, regime, alpha: float, p: int, steps: int):
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for i, ((d, n, s), g) in enumerate(df.groupby(["d_model", "n_train", "seed"])):
         c = f"C{i}"
-        ax.plot(g.step, g.mem_bits - n * g.heldout_known_bits, color=c, lw=1.2,
+        ax.plot(g.step, g.stored_bits, color=c, lw=1.2,
                 label=f"d_model {d}, {n:,} pairs, seed {s}")
         ax.plot(g.step, g.mem_bits, color=c, lw=0.6, alpha=0.6, label="  without the held-out correction")
         ax.axhline(n * math.log2(p), color=c, ls=":", lw=1, label=f"  all its labels' bits ({n:,}·log2 {p})")
