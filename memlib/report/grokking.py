@@ -42,11 +42,6 @@ def _range(lo, hi, unit="") -> str:
     return _open(lo, hi, lambda v: f"{v:,}{unit}") or (f"({lo:,}, {hi:,}]{unit}" if lo != hi else f"{lo:,}{unit}")
 
 
-def _hi(r: dict):
-    """A row's upper end as a measured number, or None where it is open (capped at the pairs that exist)."""
-    return None if r.get("ci_high_capped") else r["ci_high"]
-
-
 def _seed_range(r: dict) -> str:
     """A width's seed range, its upper end written as capped when it is open (the pairs that exist)."""
     if r.get("ci_high_capped"):
